@@ -1,0 +1,99 @@
+"""toggl-prefs: a typed asyncio client for the Toggl Track API v9 preferences endpoints.
+
+>>> import toggl_prefs as tp
+>>> async with tp.AsyncTogglClient(tp.ApiToken("...")) as toggl:   # doctest: +SKIP
+...     prefs = await toggl.get_preferences()
+"""
+
+from __future__ import annotations
+
+from ._auth import ApiToken, BasicAuth
+from ._client import AsyncTogglClient
+from ._generated import (
+    AlphaFeature,
+    AutoTrackingRuleParameters,
+    KeyboardShortcut,
+    MacOSAutoTrackingRule,
+    PreferencesUpdate,
+    ProjectRef,
+    ProjectTask,
+    TagRef,
+    UserPreferences,
+    WindowsAutoTrackingRule,
+    WorkspacePreferences,
+    WorkspacePreferencesUpdate,
+)
+from ._quota import Quota
+from ._retry import RetryPolicy
+from ._unset import UNSET, Unset
+from ._urls import CLIENT_TYPES, DEFAULT_BASE_URL
+from ._version import __version__
+from .errors import (
+    APIError,
+    BadRequestError,
+    FeatureNotEnabledError,
+    ForbiddenError,
+    InvalidDateFormatError,
+    InvalidFeatureCodeError,
+    InvalidTimeOfDayFormatError,
+    MissingDataError,
+    NotFoundError,
+    PaymentRequiredError,
+    QuotaExceededError,
+    RateLimitError,
+    ReadOnlyFieldError,
+    RequestTimeoutError,
+    ResponseDecodeError,
+    ServerError,
+    TogglConfigError,
+    TogglError,
+    TransportError,
+    UnknownClientError,
+    WorkspaceNotFoundError,
+)
+
+__all__ = [
+    "CLIENT_TYPES",
+    "DEFAULT_BASE_URL",
+    "UNSET",
+    "APIError",
+    "AlphaFeature",
+    "ApiToken",
+    "AsyncTogglClient",
+    "AutoTrackingRuleParameters",
+    "BadRequestError",
+    "BasicAuth",
+    "FeatureNotEnabledError",
+    "ForbiddenError",
+    "InvalidDateFormatError",
+    "InvalidFeatureCodeError",
+    "InvalidTimeOfDayFormatError",
+    "KeyboardShortcut",
+    "MacOSAutoTrackingRule",
+    "MissingDataError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PreferencesUpdate",
+    "ProjectRef",
+    "ProjectTask",
+    "Quota",
+    "QuotaExceededError",
+    "RateLimitError",
+    "ReadOnlyFieldError",
+    "RequestTimeoutError",
+    "ResponseDecodeError",
+    "RetryPolicy",
+    "ServerError",
+    "TagRef",
+    "TogglConfigError",
+    "TogglError",
+    "TransportError",
+    "Unset",
+    "UnknownClientError",
+    "UserPreferences",
+    "WindowsAutoTrackingRule",
+    "WorkspaceNotFoundError",
+    "WorkspacePreferences",
+    "WorkspacePreferencesUpdate",
+    "__version__",
+]

@@ -1,0 +1,167 @@
+"""Status + body + headers → the typed :class:`~toggl_prefs.errors.APIError` (pure functions)."""
+
+from __future__ import annotations
+
+import email.utils
+import html
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+import orjson
+
+from . import errors as e
+from ._quota import parse_quota
+
+# Documented messages, normalised (lower case, no trailing period), per status.
+_MESSAGES: dict[int, dict[str, type[e.APIError]]] = {
+    400: {
+        "unknown client": e.UnknownClientError,
+        "invalid feature code(s)": e.InvalidFeatureCodeError,
+        "missing data": e.MissingDataError,
+        "value in date_format is invalid": e.InvalidDateFormatError,
+        "value in timeofday_format is invalid": e.InvalidTimeOfDayFormatError,
+        "cannot set value for tosacceptneeded": e.ReadOnlyFieldError,
+        "the field is not writable": e.ReadOnlyFieldError,
+        "workspace not found": e.WorkspaceNotFoundError,
+    },
+    402: {
+        "workspace needs to have the locking time entries feature enabled": e.FeatureNotEnabledError,
+    },
+}
+_STATUS: dict[int, type[e.APIError]] = {
+    400: e.BadRequestError,
+    402: e.PaymentRequiredError,
+    403: e.ForbiddenError,
+    404: e.NotFoundError,
+    429: e.RateLimitError,
+}
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
+_H1 = re.compile(rb"<h1[^>]*>(.*?)</h1>", re.I | re.S)
+_TAGS = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+_MAX_MESSAGE = 300
+
+
+def normalise(message: str) -> str:
+    return _SPACE.sub(" ", message).strip().rstrip(".").strip().lower()
+
+
+def extract_message(body: bytes) -> str:
+    """The human message in an error body: a JSON string, a JSON object's ``message``/``error``,
+    an HTML page's ``<h1>`` or ``<title>``, or the plain text itself."""
+    text = body.strip()
+    if not text:
+        return ""
+    if text[:1] in (b'"', b"{"):
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            data = None
+        if isinstance(data, str):
+            return _short(data)
+        if isinstance(data, dict):
+            for key in ("message", "error", "error_message"):
+                if isinstance(data.get(key), str):
+                    return _short(data[key])
+    if text[:1] == b"<":
+        for pattern in (_H1, _TITLE):
+            m = pattern.search(text)
+            if m:
+                raw = m.group(1).decode("utf-8", "replace")
+                return _short(html.unescape(_TAGS.sub("", raw)))
+        return ""
+    return _short(text.decode("utf-8", "replace"))
+
+
+def _short(message: str) -> str:
+    message = _SPACE.sub(" ", message).strip()
+    return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 1] + "…"
+
+
+def error_class(status: int, message: str) -> type[e.APIError]:
+    """The most specific error class for ``status`` and the server's ``message``."""
+    known = _MESSAGES.get(status)
+    if known:
+        norm = normalise(message)
+        cls = known.get(norm)
+        if cls is not None:
+            return cls
+        for text, cls in known.items():  # tolerate detail appended after the documented text
+            if norm.startswith(text):
+                return cls
+    if status in _STATUS:
+        return _STATUS[status]
+    if status >= 500:
+        return e.ServerError
+    return e.APIError
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP date); ``None`` if absent
+    or unreadable. A date in the past means 0."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(int(value[:12]))
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return seconds if 0 <= seconds < 1e12 else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def request_id(headers: Mapping[str, str]) -> str | None:
+    return headers.get("X-Request-Id") or headers.get("X-Toggl-Request-Id")
+
+
+def build_error(
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    method: str,
+    url: str,
+    attempts: int = 1,
+) -> e.APIError:
+    """The typed error for a non-2xx response."""
+    message = extract_message(body) or _reason(status)
+    cls = error_class(status, message)
+    quota = parse_quota(headers)
+    if status == 402 and quota is not None and quota.exhausted:
+        cls = e.QuotaExceededError
+    elif status == 402 and cls is e.PaymentRequiredError and "quota" in message.lower():
+        cls = e.QuotaExceededError
+    err = cls(
+        message,
+        status=status,
+        method=method,
+        url=url,
+        request_id=request_id(headers),
+        body=body,
+        attempts=attempts,
+    )
+    if isinstance(err, e.QuotaExceededError) and quota is not None:
+        err.remaining, err.resets_in = quota.remaining, quota.resets_in
+    if isinstance(err, e.RateLimitError):
+        err.retry_after = parse_retry_after(headers.get("Retry-After"))
+    return err
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"

@@ -1,0 +1,84 @@
+"""When to retry and how long to wait (pure rules), and the tenacity loop built from them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+
+import attrs
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from . import errors as e
+
+log = logging.getLogger("toggl_prefs")
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"RetryPolicy.{attribute.name} must be a number >= 0, not {value!r}")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How the client retries 5xx, 429, connection errors and timeouts (never 400/402/403/404).
+
+    - ``max_retries``: retries after the first attempt (so ``2`` means at most 3 attempts).
+    - ``backoff_base`` / ``backoff_cap``: full-jitter exponential backoff, in seconds: the n-th retry
+      waits a random time in ``[0, min(cap, base * 2**(n-1))]``.
+    - ``retry_after_cap``: the longest ``Retry-After`` honoured, in seconds; a server asking for more
+      gets a :class:`~toggl_prefs.RateLimitError` (with ``retry_after``) raised at once instead.
+    """
+
+    max_retries: int = attrs.field(default=2)
+    backoff_base: float = attrs.field(default=0.5, validator=_non_negative)
+    backoff_cap: float = attrs.field(default=8.0, validator=_non_negative)
+    retry_after_cap: float = attrs.field(default=60.0, validator=_non_negative)
+
+    @max_retries.validator
+    def _check_max(self, _: attrs.Attribute[int], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"RetryPolicy.max_retries must be an int >= 0, not {value!r}")
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is worth another attempt under this policy."""
+        if isinstance(exc, e.RateLimitError):
+            return exc.retry_after is None or exc.retry_after <= self.retry_after_cap
+        return isinstance(exc, (e.ServerError, e.TransportError))
+
+    def delay(self, retry_number: int, exc: BaseException | None, rand: Callable[[], float]) -> float:
+        """Seconds to wait before retry ``retry_number`` (1-based) after ``exc``.
+
+        ``rand`` returns a float in [0, 1); a server's ``Retry-After`` takes precedence.
+        """
+        if isinstance(exc, e.RateLimitError) and exc.retry_after is not None:
+            return min(exc.retry_after, self.retry_after_cap)
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (retry_number - 1))
+        return ceiling * rand()
+
+
+NO_RETRY = RetryPolicy(max_retries=0)
+
+
+def retrying(policy: RetryPolicy, describe: str, rand: Callable[[], float] = random.random) -> AsyncRetrying:
+    """A fresh tenacity loop for one call (tenacity objects keep per-call state)."""
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return policy.delay(state.attempt_number, exc, rand)
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        log.info("%s: attempt %d failed (%s); retrying in %.2fs", describe, state.attempt_number,
+                 type(exc).__name__, delay)
+
+    return AsyncRetrying(
+        stop=stop_after_attempt(policy.max_retries + 1),
+        retry=retry_if_exception(policy.is_retryable),
+        wait=wait,
+        sleep=asyncio.sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )

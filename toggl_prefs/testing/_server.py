@@ -1,0 +1,598 @@
+"""A fake Toggl preferences API on loopback, faithful to the reference and to FACTS.md."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import collections
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+import attrs
+import orjson
+from aiohttp import web
+
+from .._generated import UserPreferences, WorkspacePreferences
+from .._quota import REMAINING_HEADER, RESETS_IN_HEADER
+
+KNOWN_DATE_FORMATS = ("MM/DD/YYYY", "DD-MM-YYYY", "MM-DD-YYYY", "YYYY-MM-DD", "DD/MM/YYYY", "DD.MM.YYYY")
+KNOWN_TIMEOFDAY_FORMATS = ("H:mm", "h:mm A")
+DEFAULT_ALPHA_FEATURES = ("calendar_integration", "new_reports", "goals", "focus_mode", "ai_assistant")
+CLIENTS = ("desktop", "web")
+
+_USER_SPECS = {s.wire.lower(): s for s in UserPreferences.__toggl_fields__}
+_OMITTED_IF_EMPTY = frozenset(
+    # The reference's "will be omitted if empty" fields: the live server drops their zero values.
+    w.lower()
+    for w in (
+        "alpha_features analyticsAdvancedFilters beginningOfWeek collapseDetailedReportEntries "
+        "collapseTimeEntries decimal_separator displayDensity distinctRates firstSeenBusinessPromo "
+        "hide_keyboard_shortcut keyboard_shortcuts_enabled manualEntryMode manualMode "
+        "manualModeOverlaySeen offlineMode projectDashboardActivityMode reportRounding "
+        "reportRoundingDirection reportRoundingStepInMinutes reportsHideWeekends seenFollowModal "
+        "seenFooterPopup seenProjectDashboardOverlay seenTogglButtonModal showTimeInTitle "
+        "show_timeline_in_day_view show_total_billable_hours show_weekend_on_timer_page "
+        "snowballReportRounding summaryReportAmounts summaryReportDistinctRates summaryReportGrouping "
+        "summaryReportSortAsc summaryReportSortField summaryReportSubGrouping theme timerView "
+        "timerViewMobile visibleFooter webTimeEntryStarted webTimeEntryStopped weeklyReportGrouping "
+        "weeklyReportValueToShow"
+    ).split()
+)
+_WS_SPECS = {s.wire: s for s in WorkspacePreferences.__toggl_fields__}
+WORKSPACE_WRITABLE = frozenset(
+    {"disable_approvals", "disable_expenses", "disable_timesheet_view", "hide_start_end_times", "report_locked_at"}
+)
+FORBIDDEN = "User does not have access to this resource."
+HTML_429 = (
+    "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n"
+    "<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+QUOTA_MESSAGE = "You have hit your hourly limit for API calls. Please wait until the quota resets."
+
+
+def _zero(value: Any) -> bool:
+    return value is False or value == 0 and not isinstance(value, bool) or value in ("", [], {})
+
+
+@attrs.define
+class FakeWorkspace:
+    """A workspace on the fake server."""
+
+    id: int
+    preferences: dict[str, Any] = attrs.field(factory=dict)
+    locking_enabled: bool = False
+    """Whether the plan has the "Lock time entries" feature (else setting report_locked_at is 402)."""
+    logo: str = "https://assets.toggl.com/images/workspace.jpg"
+
+
+@attrs.define
+class FakeAccount:
+    """An account on the fake server: its credentials, stored preferences and workspace roles."""
+
+    key: str
+    api_token: str | None = None
+    email: str | None = None
+    password: str | None = attrs.field(default=None, repr=False)
+    preferences: dict[str, Any] = attrs.field(factory=dict)
+    """Stored user preferences, by documented key."""
+    client_preferences: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    modified: dict[str, dict[str, float]] = attrs.field(factory=dict)
+    """client type -> key -> UNIX time it was last written (for ``since``)."""
+    workspaces: dict[int, str] = attrs.field(factory=dict)
+    """workspace id -> role (``"admin"`` or ``"user"``)."""
+    alpha_features: dict[str, bool] = attrs.field(factory=dict)
+    """alpha feature code -> enabled, as set by the account."""
+    quota_log: collections.deque[float] = attrs.field(factory=collections.deque, repr=False)
+    bucket_level: float = 0.0
+    bucket_at: float = 0.0
+
+
+@attrs.frozen
+class RecordedRequest:
+    """One request the fake server received. ``headers`` has credentials redacted."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    json: Any
+    account: str | None
+    status: int
+
+
+@attrs.define
+class Fault:
+    """An injected failure for the next ``times`` matching requests."""
+
+    times: int
+    status: int | None = None
+    body: str | bytes | None = None
+    headers: dict[str, str] = attrs.field(factory=dict)
+    delay: float = 0.0
+    drop: bool = False
+    truncate: bool = False
+    path: str | None = None
+    method: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (self.path is None or self.path in path)
+
+
+def canonical_user_key(key: str) -> str | None:
+    """The documented spelling of a user-preference key, matched case-insensitively (as Go does)."""
+    spec = _USER_SPECS.get(key.lower())
+    return spec.wire if spec else None
+
+
+class FakeTogglServer:
+    """A fake of the Toggl preferences API on loopback.
+
+    ``async with FakeTogglServer() as server:`` runs it on the current loop; ``with FakeTogglServer()
+    as server:`` runs it in a background thread (for synchronous tests). ``server.base_url`` is the
+    API root to give a client.
+
+    Limits are off by default: ``rate_limit`` (requests/second per account, a leaky bucket of
+    ``burst`` requests answering 429 with an nginx HTML page) and ``quota_per_hour`` (a sliding
+    60-minute window answering 402, with Toggl's quota headers on every response).
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limit: float | None = None,
+        burst: int = 2,
+        retry_after: bool = False,
+        quota_per_hour: int | None = None,
+        alpha_features: Iterable[str] = DEFAULT_ALPHA_FEATURES,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.host, self.port = host, port
+        self.rate_limit, self.burst, self.retry_after = rate_limit, burst, retry_after
+        self.quota_per_hour = quota_per_hour
+        self.alpha_features = list(alpha_features)
+        self.clock, self.wall_clock = clock, wall_clock
+        self.accounts: dict[str, FakeAccount] = {}
+        self.workspaces: dict[int, FakeWorkspace] = {}
+        self.requests: list[RecordedRequest] = []
+        self.faults: list[Fault] = []
+        self._by_token: dict[str, FakeAccount] = {}
+        self._by_login: dict[tuple[str, str], FakeAccount] = {}
+        self._names = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_loop: asyncio.AbstractEventLoop | None = None
+        self.app = self._make_app()
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if not self.port:
+            raise RuntimeError("the fake server is not started")
+        return f"http://{self.host}:{self.port}/api/v9"
+
+    def add_account(
+        self,
+        *,
+        api_token: str | None = None,
+        email: str | None = None,
+        password: str | None = None,
+        preferences: Mapping[str, Any] | None = None,
+        client_preferences: Mapping[str, Mapping[str, Any]] | None = None,
+        workspaces: Mapping[int, Mapping[str, Any] | str] | None = None,
+        key: str | None = None,
+    ) -> FakeAccount:
+        """Add an account reachable by ``api_token`` and/or ``email`` + ``password``.
+
+        ``preferences`` and ``client_preferences`` (``{"desktop": {...}}``) take keys in any casing.
+        ``workspaces`` maps a workspace id to a role (``"admin"``/``"user"``) or to
+        ``{"role": ..., "preferences": {...}, "locking_enabled": bool}``."""
+        if api_token is None and (email is None or password is None):
+            raise ValueError("an account needs api_token, or email and password")
+        account = FakeAccount(key=key or f"account{next(self._names)}", api_token=api_token,
+                              email=email, password=password)
+        now = self.wall_clock()
+        account.preferences = self._canonical(preferences or {})
+        for client in CLIENTS:
+            values = self._canonical((client_preferences or {}).get(client, {}))
+            account.client_preferences[client] = values
+            account.modified[client] = {k: now for k in values}
+        for ws_id, spec in (workspaces or {}).items():
+            spec = {"role": spec} if isinstance(spec, str) else dict(spec)
+            ws = self.workspaces.get(ws_id) or self.add_workspace(ws_id)
+            if "preferences" in spec:
+                ws.preferences.update(spec["preferences"])
+            if "locking_enabled" in spec:
+                ws.locking_enabled = bool(spec["locking_enabled"])
+            account.workspaces[ws_id] = spec.get("role", "admin")
+        self.accounts[account.key] = account
+        if api_token is not None:
+            self._by_token[api_token] = account
+        if email is not None and password is not None:
+            self._by_login[(email.lower(), password)] = account
+        return account
+
+    def add_workspace(
+        self, workspace_id: int, *, preferences: Mapping[str, Any] | None = None, locking_enabled: bool = False
+    ) -> FakeWorkspace:
+        ws = FakeWorkspace(workspace_id, dict(preferences or {}), locking_enabled)
+        self.workspaces[workspace_id] = ws
+        return ws
+
+    def fail_next(
+        self,
+        times: int = 1,
+        *,
+        status: int | None = 500,
+        body: str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        delay: float = 0.0,
+        drop: bool = False,
+        truncate: bool = False,
+        path: str | None = None,
+        method: str | None = None,
+    ) -> Fault:
+        """Make the next ``times`` requests (matching ``path`` substring / ``method``) fail: with
+        ``status`` (and ``body``/``headers``), after ``delay`` seconds, by dropping the connection
+        (``drop``) or by cutting the body short (``truncate``). ``status=None`` with a ``delay``
+        delays the normal answer."""
+        fault = Fault(times, status, body, dict(headers or {}), delay, drop, truncate, path, method)
+        self.faults.append(fault)
+        return fault
+
+    def _canonical(self, prefs: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in prefs.items():
+            out[canonical_user_key(key) or key] = value
+        return out
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=0.1)
+        await site.start()
+        server = site._server  # aiohttp exposes the bound port only here
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeTogglServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def __enter__(self) -> FakeTogglServer:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._thread_loop = loop
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:  # pragma: no cover - reported to the caller below
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-toggl-server", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._thread_loop is not None and self._thread is not None:
+            self._thread_loop.call_soon_threadsafe(self._thread_loop.stop)
+            self._thread.join(timeout=10)
+            self._thread = self._thread_loop = None
+
+    # -- the application ------------------------------------------------------------------------
+
+    def _make_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware], client_max_size=4 * 1024 * 1024)
+        app.router.add_get("/api/v9/me/preferences", self._get_prefs)
+        app.router.add_post("/api/v9/me/preferences", self._post_prefs)
+        app.router.add_get("/api/v9/me/preferences/{client}", self._get_client_prefs)
+        app.router.add_post("/api/v9/me/preferences/{client}", self._post_client_prefs)
+        app.router.add_get("/api/v9/workspaces/{workspace_id}/preferences", self._get_ws)
+        app.router.add_post("/api/v9/workspaces/{workspace_id}/preferences", self._post_ws)
+        return app
+
+    @web.middleware
+    async def _middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Any]
+    ) -> web.StreamResponse:
+        body: Any = None
+        raw = await request.read()
+        if raw:
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                body = raw.decode("utf-8", "replace")
+        request["json"] = body
+        request["raw"] = raw
+        account = self._authenticate(request.headers.get("Authorization", ""))
+        response = await self._answer(request, handler, account)
+        self.requests.append(
+            RecordedRequest(
+                method=request.method,
+                path=request.path,
+                query=dict(request.query),
+                headers=_redact(request.headers),
+                json=body,
+                account=account.key if account else None,
+                status=response.status,
+            )
+        )
+        return response
+
+    async def _answer(
+        self, request: web.Request, handler: Callable[[web.Request], Any], account: FakeAccount | None
+    ) -> web.StreamResponse:
+        fault = next((f for f in self.faults if f.matches(request.method, request.path)), None)
+        if fault is not None:
+            fault.times -= 1
+            if fault.times <= 0:
+                self.faults.remove(fault)
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.drop:
+                if request.transport is not None:
+                    request.transport.abort()
+                return web.Response(status=599)  # never reaches the client
+            if fault.truncate:
+                return await _truncated(request)
+            if fault.status is not None:
+                return web.Response(status=fault.status, body=_bytes(fault.body, fault.status), headers=fault.headers)
+        if account is None:
+            return _text(403, "Incorrect username and/or password")
+        request["account"] = account
+        limited = self._rate_limited(account)
+        if limited is not None:
+            return limited
+        headers = self._charge_quota(account)
+        if isinstance(headers, web.Response):
+            return headers
+        response: web.StreamResponse = await handler(request)
+        response.headers.update(headers)
+        return response
+
+    def _authenticate(self, header: str) -> FakeAccount | None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        if password == "api_token":
+            return self._by_token.get(user)
+        return self._by_login.get((user.lower(), password))
+
+    def _rate_limited(self, account: FakeAccount) -> web.Response | None:
+        if self.rate_limit is None:
+            return None
+        now = self.clock()
+        level = max(0.0, account.bucket_level - (now - account.bucket_at) * self.rate_limit)
+        if level + 1 > self.burst:
+            headers = {"Content-Type": "text/html"}
+            if self.retry_after:
+                headers["Retry-After"] = str(max(1, round((level + 1 - self.burst) / self.rate_limit)))
+            return web.Response(status=429, text=HTML_429, headers=headers)
+        account.bucket_level, account.bucket_at = level + 1, now
+        return None
+
+    def _charge_quota(self, account: FakeAccount) -> dict[str, str] | web.Response:
+        if self.quota_per_hour is None:
+            return {}
+        now = self.clock()
+        window = account.quota_log
+        while window and window[0] <= now - 3600:
+            window.popleft()
+        if len(window) >= self.quota_per_hour:
+            resets = max(1, round(window[0] + 3600 - now))
+            headers = {REMAINING_HEADER: "0", RESETS_IN_HEADER: str(resets)}
+            return _text(402, QUOTA_MESSAGE, headers)
+        window.append(now)
+        resets = max(1, round(window[0] + 3600 - now))
+        return {REMAINING_HEADER: str(self.quota_per_hour - len(window)), RESETS_IN_HEADER: str(resets)}
+
+    # -- handlers -------------------------------------------------------------------------------
+
+    async def _get_prefs(self, request: web.Request) -> web.Response:
+        account: FakeAccount = request["account"]
+        prefs = self._visible(account.preferences)
+        prefs["alpha_features"] = [
+            {"alpha_feature_id": i + 1, "code": code, "enabled": account.alpha_features.get(code, False),
+             "product_id": 1}
+            for i, code in enumerate(self.alpha_features)
+        ]
+        return _json(prefs)
+
+    async def _post_prefs(self, request: web.Request) -> web.Response:
+        account: FakeAccount = request["account"]
+        error = self._apply(account, account.preferences, request["json"], None)
+        return error or _json("Successful operation.")
+
+    async def _get_client_prefs(self, request: web.Request) -> web.Response:
+        client = request.match_info["client"]
+        if client not in CLIENTS:
+            return _json_error(400, "Unknown client.")
+        account: FakeAccount = request["account"]
+        values = account.client_preferences[client]
+        since = request.query.get("since")
+        if since is not None:
+            try:
+                cutoff = int(since)
+            except ValueError:
+                return _json_error(400, "Invalid since")
+            stamps = account.modified[client]
+            values = {k: v for k, v in values.items() if stamps.get(k, 0) > cutoff}
+        return _json(self._visible(values))
+
+    async def _post_client_prefs(self, request: web.Request) -> web.Response:
+        client = request.match_info["client"]
+        if client not in CLIENTS:
+            return _json_error(400, "Unknown client")
+        account: FakeAccount = request["account"]
+        error = self._apply(account, account.client_preferences[client], request["json"], account.modified[client])
+        return error or _json("Successful operation.")
+
+    def _visible(self, stored: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            k: v for k, v in stored.items() if not (k.lower() in _OMITTED_IF_EMPTY and _zero(v))
+        }
+
+    def _apply(
+        self, account: FakeAccount, target: dict[str, Any], body: Any, stamps: dict[str, float] | None
+    ) -> web.Response | None:
+        if not isinstance(body, dict) or not body:
+            return _json_error(400, "Missing data")
+        changes: dict[str, Any] = {}
+        for key, value in body.items():
+            wire = canonical_user_key(key)
+            if wire is None:
+                continue  # Go's decoder ignores unknown keys
+            spec = _USER_SPECS[wire.lower()]
+            if wire == "toSAcceptNeeded":
+                return _json_error(400, "Cannot set value for ToSAcceptNeeded")
+            if value is not None and not _json_type_ok(spec.kind.value, value):
+                return _json_error(400, f"json: cannot unmarshal {type(value).__name__} into field {wire}")
+            changes[wire] = value
+        if "date_format" in changes and changes["date_format"] not in KNOWN_DATE_FORMATS:
+            return _json_error(400, "Value in date_format is invalid")
+        if "timeofday_format" in changes and changes["timeofday_format"] not in KNOWN_TIMEOFDAY_FORMATS:
+            return _json_error(400, "Value in timeofday_format is invalid")
+        features = changes.pop("alpha_features", None)
+        if features:
+            if any(not isinstance(f, dict) or f.get("code") not in self.alpha_features for f in features):
+                return _json_error(400, "Invalid feature code(s)")
+            account.alpha_features.update({f["code"]: bool(f.get("enabled")) for f in features})
+        now = self.wall_clock()
+        for wire, value in changes.items():
+            if value is None:
+                target.pop(wire, None)
+            else:
+                target[wire] = value
+            if stamps is not None:
+                stamps[wire] = now
+        return None
+
+    def _workspace(self, request: web.Request) -> tuple[FakeWorkspace, str] | web.Response:
+        try:
+            ws_id = int(request.match_info["workspace_id"])
+        except ValueError:
+            return _json_error(400, "Workspace not found")
+        ws = self.workspaces.get(ws_id)
+        if ws is None:
+            return _json_error(400, "Workspace not found")
+        role = request["account"].workspaces.get(ws_id)
+        if role is None:
+            return _json_error(403, FORBIDDEN)
+        return ws, role
+
+    async def _get_ws(self, request: web.Request) -> web.Response:
+        found = self._workspace(request)
+        if isinstance(found, web.Response):
+            return found
+        return _json({**found[0].preferences, "logo": found[0].logo})
+
+    async def _post_ws(self, request: web.Request) -> web.Response:
+        found = self._workspace(request)
+        if isinstance(found, web.Response):
+            return found
+        ws, role = found
+        body = request["json"]
+        if not isinstance(body, dict) or not body:
+            return _json_error(400, "Missing data")
+        for key, value in body.items():
+            if key.lower() not in WORKSPACE_WRITABLE:
+                return _json_error(400, "The field is not writable")
+            spec = _WS_SPECS[key.lower()]
+            if value is not None and not _json_type_ok(spec.kind.value, value):
+                return _json_error(400, f"json: cannot unmarshal {type(value).__name__} into field {key}")
+        if any(k.lower() == "report_locked_at" for k in body):
+            if role != "admin":
+                return _json_error(403, "Permission required to update time entries lock setting.")
+            if not ws.locking_enabled:
+                return _json_error(402, "Workspace needs to have the Locking time entries feature enabled")
+        for key, value in body.items():
+            if value is None:
+                ws.preferences.pop(key.lower(), None)
+            else:
+                ws.preferences[key.lower()] = value
+        return _json({**ws.preferences, "logo": ws.logo})
+
+
+def _json_type_ok(kind: str, value: Any) -> bool:
+    return {
+        "boolean": isinstance(value, bool),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "string": isinstance(value, str),
+        "array of integers": isinstance(value, list),
+        "array of objects of a documented table": isinstance(value, list),
+    }.get(kind, isinstance(value, dict))
+
+
+def _redact(headers: Mapping[str, str]) -> dict[str, str]:
+    out = {}
+    for key, value in headers.items():
+        if key.lower() in ("authorization", "cookie", "proxy-authorization"):
+            scheme = value.partition(" ")[0]
+            value = f"{scheme} ***" if scheme else "***"
+        out[key] = value
+    return out
+
+
+def _json(data: Any) -> web.Response:
+    return web.Response(body=orjson.dumps(data), content_type="application/json")
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(message), content_type="application/json")
+
+
+def _text(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=message, headers=headers)
+
+
+def _bytes(body: str | bytes | None, status: int) -> bytes:
+    if body is None:
+        return orjson.dumps(web.Response(status=status).reason or "error")
+    return body.encode() if isinstance(body, str) else body
+
+
+async def _truncated(request: web.Request) -> web.StreamResponse:
+    full = orjson.dumps({"date_format": "MM/DD/YYYY", "beginningOfWeek": 1, "padding": "x" * 512})
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    response.content_length = len(full)
+    await response.prepare(request)
+    await response.write(full[: len(full) // 2])
+    if request.transport is not None:
+        request.transport.abort()
+    return response
