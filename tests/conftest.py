@@ -44,9 +44,9 @@ class RawServer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, shutdown_timeout=0.1)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
@@ -95,8 +95,7 @@ def open_connections(c: tp.AsyncTogglClient) -> int:
     session: aiohttp.ClientSession = c._transport.session()
     connector = session.connector
     assert connector is not None
-    acquired = len(connector._acquired)  # type: ignore[attr-defined]
-    return acquired
+    return len(connector._acquired)
 
 
 async def settle() -> None:

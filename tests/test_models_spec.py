@@ -22,9 +22,14 @@ SPEC = json.loads(SPEC_PATH.read_text())
 TABLES: dict[str, list[dict[str, Any]]] = SPEC["user_preferences_objects"]
 SHARED = ROOT.parent / "shared" / "spec" / "preferences-fields.json"
 
-KIND_OF = {"boolean": {Kind.BOOL}, "integer": {Kind.INT}, "string": {Kind.STR},
-           "object": {Kind.OBJECT, Kind.DICT}, "Array of object": {Kind.OBJECT_LIST},
-           "Array of integer": {Kind.INT_LIST}}
+KIND_OF = {
+    "boolean": {Kind.BOOL},
+    "integer": {Kind.INT},
+    "string": {Kind.STR},
+    "object": {Kind.OBJECT, Kind.DICT},
+    "Array of object": {Kind.OBJECT_LIST},
+    "Array of integer": {Kind.INT_LIST},
+}
 PY_OF = {"boolean": bool, "integer": int, "string": str}
 
 
@@ -64,8 +69,10 @@ def test_user_preferences_has_all_171_fields_with_documented_types() -> None:
 @pytest.mark.parametrize("table", [t for t in TABLES if t != "UserPreferences"])
 def test_nested_tables_are_modelled(table: str) -> None:
     holder = next(
-        s for cls in (tp.UserPreferences, tp.WindowsAutoTrackingRule)
-        for s in cls.__toggl_fields__ if s.wire == table
+        s
+        for cls in (tp.UserPreferences, tp.WindowsAutoTrackingRule)
+        for s in cls.__toggl_fields__
+        if s.wire == table
     )
     nested = holder.nested
     assert nested is not None, f"{table} should be a nested class"

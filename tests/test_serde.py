@@ -16,8 +16,11 @@ from toggl_prefs._fieldspec import FieldSpec, Kind
 USER_SPECS = tp.UserPreferences.__toggl_fields__
 CANONICAL = {s.wire.lower(): s.wire for s in USER_SPECS}
 
-json_scalars = st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8) | st.floats(
-    allow_nan=False, allow_infinity=False
+json_scalars = (
+    st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.text(max_size=8)
+    | st.floats(allow_nan=False, allow_infinity=False)
 )
 json_values = st.recursive(
     json_scalars,
@@ -39,7 +42,8 @@ def value_for(spec: FieldSpec) -> st.SearchStrategy[Any]:
     if spec.kind is Kind.INT_LIST:
         return st.lists(st.integers(0, 10**6), max_size=4)
     nested = st.fixed_dictionaries(
-        {}, optional={s.wire: value_for(s) for s in spec.nested.__toggl_fields__} | {"x_unknown": json_scalars}
+        {},
+        optional={s.wire: value_for(s) for s in spec.nested.__toggl_fields__} | {"x_unknown": json_scalars},
     )
     return nested if spec.kind is Kind.OBJECT else st.lists(nested, max_size=3)
 
@@ -98,7 +102,12 @@ def test_any_json_object_round_trips(d: dict[str, Any]) -> None:
 
 
 def test_live_casing_is_accepted_and_documented_spelling_written() -> None:
-    live = {"BeginningOfWeek": 1, "CollapseTimeEntries": True, "ToSAcceptNeeded": False, "TimerView": "calendar"}
+    live = {
+        "BeginningOfWeek": 1,
+        "CollapseTimeEntries": True,
+        "ToSAcceptNeeded": False,
+        "TimerView": "calendar",
+    }
     prefs = tp.UserPreferences.from_dict(live)
     assert prefs.beginning_of_week == 1
     assert prefs.collapse_time_entries is True
@@ -106,7 +115,10 @@ def test_live_casing_is_accepted_and_documented_spelling_written() -> None:
     assert prefs.timer_view == "calendar"
     assert prefs.extra == {}
     assert prefs.to_dict() == {
-        "beginningOfWeek": 1, "collapseTimeEntries": True, "toSAcceptNeeded": False, "timerView": "calendar"
+        "beginningOfWeek": 1,
+        "collapseTimeEntries": True,
+        "toSAcceptNeeded": False,
+        "timerView": "calendar",
     }
 
 
@@ -120,7 +132,9 @@ def test_two_casings_of_one_key_are_both_kept() -> None:
 
 def test_wrong_type_is_kept_in_extra_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="toggl_prefs"):
-        prefs = tp.UserPreferences.from_dict({"pomodoro_enabled": "yes", "beginningOfWeek": True, "date_format": 5})
+        prefs = tp.UserPreferences.from_dict(
+            {"pomodoro_enabled": "yes", "beginningOfWeek": True, "date_format": 5}
+        )
     assert prefs.pomodoro_enabled is None
     assert prefs.beginning_of_week is None
     assert prefs.date_format is None
@@ -133,7 +147,9 @@ def test_wrong_type_is_kept_in_extra_with_a_warning(caplog: pytest.LogCaptureFix
 def test_nested_objects_decode_and_keep_their_own_extra() -> None:
     d = {
         "alpha_features": [{"code": "x", "enabled": True, "new_flag": 1}],
-        "windows_auto_tracking_rules": [{"id": "r1", "parameters": {"keyword": "mail", "zz": 1}, "tag_ids": [1, 2]}],
+        "windows_auto_tracking_rules": [
+            {"id": "r1", "parameters": {"keyword": "mail", "zz": 1}, "tag_ids": [1, 2]}
+        ],
         "macos_stop_continue_keyboard_shortcut": {"key": 3, "modifiers": 5},
         "decimal_separator": {"anything": "goes"},
     }
@@ -149,7 +165,9 @@ def test_nested_objects_decode_and_keep_their_own_extra() -> None:
 
 
 def test_a_list_with_a_wrong_item_is_kept_whole_in_extra() -> None:
-    prefs = tp.UserPreferences.from_dict({"alpha_features": [{"code": "x"}, 7], "windows_auto_tracking_rules": [{"tag_ids": [1, "a"]}]})
+    prefs = tp.UserPreferences.from_dict(
+        {"alpha_features": [{"code": "x"}, 7], "windows_auto_tracking_rules": [{"tag_ids": [1, "a"]}]}
+    )
     assert prefs.alpha_features is None
     assert prefs.extra == {"alpha_features": [{"code": "x"}, 7]}
     rules = prefs.windows_auto_tracking_rules
@@ -183,7 +201,10 @@ def test_update_sends_exactly_the_fields_set() -> None:
         pomodoro_enabled=False, beginning_of_week=0, date_format="", default_task_id=None
     )
     assert update.to_dict() == {
-        "pomodoro_enabled": False, "beginningOfWeek": 0, "date_format": "", "default_task_id": None
+        "pomodoro_enabled": False,
+        "beginningOfWeek": 0,
+        "date_format": "",
+        "default_task_id": None,
     }
     assert tp.PreferencesUpdate().to_dict() == {}
     assert tp.PreferencesUpdate().is_empty()

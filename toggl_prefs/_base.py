@@ -103,7 +103,7 @@ def check(kind: Kind) -> Any:
     return validate
 
 
-def nested_value(value: N | Mapping[str, Any] | None | Unset, cls: type[N]) -> N | None | Unset:
+def nested_value(value: N | Mapping[str, Any] | Unset | None, cls: type[N]) -> N | Unset | None:
     """Accept a nested model or a mapping of its fields (checked strictly) for an update field."""
     if value is UNSET or value is None or isinstance(value, cls):
         return value
@@ -132,8 +132,8 @@ def nested_value(value: N | Mapping[str, Any] | None | Unset, cls: type[N]) -> N
 
 
 def nested_list(
-    value: Iterable[N | Mapping[str, Any]] | None | Unset, cls: type[N]
-) -> list[N] | None | Unset:
+    value: Iterable[N | Mapping[str, Any]] | Unset | None, cls: type[N]
+) -> list[N] | Unset | None:
     if value is UNSET or value is None:
         return value
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
@@ -228,9 +228,8 @@ class UpdateModel:
                 new = _changed_features(new, old)
                 if new:
                     values[name] = new
-            elif old is None or new != old:
-                if not (new is None and old is None):
-                    values[name] = new
+            elif (old is None or new != old) and not (new is None and old is None):
+                values[name] = new
         update = type(self)(**values)
         if self.extra:
             update.extra = dict(self.extra)

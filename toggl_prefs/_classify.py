@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import orjson
 
 from . import errors as e
-from ._quota import parse_quota
+from ._quota import Quota, parse_quota
 
 # Documented messages, normalised (lower case, no trailing period), per status.
 _MESSAGES: dict[int, dict[str, type[e.APIError]]] = {
@@ -138,9 +138,7 @@ def build_error(
     message = extract_message(body) or _reason(status)
     cls = error_class(status, message)
     quota = parse_quota(headers)
-    if status == 402 and quota is not None and quota.exhausted:
-        cls = e.QuotaExceededError
-    elif status == 402 and cls is e.PaymentRequiredError and "quota" in message.lower():
+    if status == 402 and _is_quota(cls, message, quota):
         cls = e.QuotaExceededError
     err = cls(
         message,
@@ -156,6 +154,13 @@ def build_error(
     if isinstance(err, e.RateLimitError):
         err.retry_after = parse_retry_after(headers.get("Retry-After"))
     return err
+
+
+def _is_quota(cls: type[e.APIError], message: str, quota: Quota | None) -> bool:
+    """A 402 is a spent quota when the headers say 0 left, or (no headers) when it says "quota"."""
+    if quota is not None and quota.remaining is not None:
+        return quota.exhausted
+    return cls is e.PaymentRequiredError and "quota" in message.lower()
 
 
 def _reason(status: int) -> str:

@@ -153,9 +153,7 @@ class AsyncTogglClient:
         (documented as ``{"logo": ...}``; an empty answer gives an empty model)."""
         workspace_id = check_workspace_id(workspace_id)
         update = _update(WorkspacePreferencesUpdate, changes, fields)
-        body = await self._request(
-            "POST", f"/workspaces/{workspace_id}/preferences", body=update.to_dict()
-        )
+        body = await self._request("POST", f"/workspaces/{workspace_id}/preferences", body=update.to_dict())
         if not body.strip():
             return WorkspacePreferences()
         return _decode(body, WorkspacePreferences)
@@ -205,7 +203,9 @@ class AsyncTogglClient:
                 url = self._transport.base + path
                 if params:
                     url += "?" + "&".join(f"{k}={v}" for k, v in params.items())
-                raise build_error(resp.status, resp.body, resp.headers, method=method, url=url, attempts=number)
+                raise build_error(
+                    resp.status, resp.body, resp.headers, method=method, url=url, attempts=number
+                )
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
 

@@ -54,7 +54,7 @@ class RetryPolicy:
         """
         if isinstance(exc, e.RateLimitError) and exc.retry_after is not None:
             return min(exc.retry_after, self.retry_after_cap)
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (retry_number - 1))
+        ceiling = min(self.backoff_cap, self.backoff_base * 2.0 ** (retry_number - 1))
         return ceiling * rand()
 
 
@@ -71,8 +71,13 @@ def retrying(policy: RetryPolicy, describe: str, rand: Callable[[], float] = ran
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         delay = state.next_action.sleep if state.next_action else 0.0
-        log.info("%s: attempt %d failed (%s); retrying in %.2fs", describe, state.attempt_number,
-                 type(exc).__name__, delay)
+        log.info(
+            "%s: attempt %d failed (%s); retrying in %.2fs",
+            describe,
+            state.attempt_number,
+            type(exc).__name__,
+            delay,
+        )
 
     return AsyncRetrying(
         stop=stop_after_attempt(policy.max_retries + 1),

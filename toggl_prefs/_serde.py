@@ -42,7 +42,7 @@ def _is_update(t: Any) -> bool:
     return isinstance(t, type) and issubclass(t, UpdateModel)
 
 
-def _list_of(item: Decoder) -> Decoder:
+def _list_of(item: Callable[[Any, Any], Any]) -> Decoder:
     def decode(value: list[Any]) -> Any:
         out = []
         for v in value:
@@ -220,9 +220,7 @@ def loads_object(body: bytes | str, what: str) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise ResponseDecodeError(f"{what}: the body is not valid JSON ({exc})", body=body) from None
     if type(data) is not dict:
-        raise ResponseDecodeError(
-            f"{what}: expected a JSON object, got {_json_type_name(data)}", body=body
-        )
+        raise ResponseDecodeError(f"{what}: expected a JSON object, got {_json_type_name(data)}", body=body)
     return data
 
 

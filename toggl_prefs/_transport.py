@@ -126,8 +126,14 @@ class Transport:
         except aiohttp.ClientError as exc:
             raise TransportError(_describe(exc), method=method, url=url) from None
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s -> %d (%d bytes, %.1f ms)", method, url, status, len(data),
-                      (time.perf_counter() - started) * 1000)
+            log.debug(
+                "%s %s -> %d (%d bytes, %.1f ms)",
+                method,
+                url,
+                status,
+                len(data),
+                (time.perf_counter() - started) * 1000,
+            )
         return Response(status, headers, data)
 
     async def _read(self, resp: aiohttp.ClientResponse, method: str, url: str) -> bytes:
@@ -135,7 +141,9 @@ class Transport:
         if length is not None and length <= self._max:
             return await resp.read()
         if length is not None:
-            raise ResponseDecodeError(f"{method} {url}: the response is {length} bytes, over the {self._max}-byte limit")
+            raise ResponseDecodeError(
+                f"{method} {url}: the response is {length} bytes, over the {self._max}-byte limit"
+            )
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(65536):
@@ -154,4 +162,3 @@ def _describe(exc: aiohttp.ClientError) -> str:
     # aiohttp's other messages name host and port, never headers; keep them, they help.
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"
-

@@ -234,9 +234,15 @@ def render() -> str:
         "from ._fieldspec import FieldSpec, Kind",
         "from ._unset import UNSET, Unset",
         "",
-        '__all__ = [',
+        "__all__ = [",
     ]
-    public = order + ["UserPreferences", "PreferencesUpdate", "WorkspacePreferences", "WorkspacePreferencesUpdate"]
+    public = [
+        *order,
+        "UserPreferences",
+        "PreferencesUpdate",
+        "WorkspacePreferences",
+        "WorkspacePreferencesUpdate",
+    ]
     lines += [f'    "{n}",' for n in public]
     lines.append("]")
     for name in order:
@@ -275,6 +281,9 @@ def render() -> str:
     lines.append(f"READ_ONLY_FIELDS: frozenset[str] = frozenset({sorted(snake(w) for w in READ_ONLY)!r})")
     lines.append('"""Attribute names of user preferences the server refuses to set."""')
     lines.append("PreferencesUpdate.__toggl_read_only__ = READ_ONLY_FIELDS")
+    omitted = sorted(f.wire for f in user if f.omitted_if_empty)
+    lines.append(f"OMITTED_IF_EMPTY: frozenset[str] = frozenset({omitted!r})")
+    lines.append('"""Documented keys of user preferences the server leaves out when their value is empty."""')
     return "\n".join(lines) + "\n"
 
 

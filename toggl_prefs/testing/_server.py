@@ -9,7 +9,7 @@ import collections
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -17,7 +17,7 @@ import attrs
 import orjson
 from aiohttp import web
 
-from .._generated import UserPreferences, WorkspacePreferences
+from .._generated import OMITTED_IF_EMPTY, UserPreferences, WorkspacePreferences
 from .._quota import REMAINING_HEADER, RESETS_IN_HEADER
 
 KNOWN_DATE_FORMATS = ("MM/DD/YYYY", "DD-MM-YYYY", "MM-DD-YYYY", "YYYY-MM-DD", "DD/MM/YYYY", "DD.MM.YYYY")
@@ -26,37 +26,29 @@ DEFAULT_ALPHA_FEATURES = ("calendar_integration", "new_reports", "goals", "focus
 CLIENTS = ("desktop", "web")
 
 _USER_SPECS = {s.wire.lower(): s for s in UserPreferences.__toggl_fields__}
-_OMITTED_IF_EMPTY = frozenset(
-    # The reference's "will be omitted if empty" fields: the live server drops their zero values.
-    w.lower()
-    for w in (
-        "alpha_features analyticsAdvancedFilters beginningOfWeek collapseDetailedReportEntries "
-        "collapseTimeEntries decimal_separator displayDensity distinctRates firstSeenBusinessPromo "
-        "hide_keyboard_shortcut keyboard_shortcuts_enabled manualEntryMode manualMode "
-        "manualModeOverlaySeen offlineMode projectDashboardActivityMode reportRounding "
-        "reportRoundingDirection reportRoundingStepInMinutes reportsHideWeekends seenFollowModal "
-        "seenFooterPopup seenProjectDashboardOverlay seenTogglButtonModal showTimeInTitle "
-        "show_timeline_in_day_view show_total_billable_hours show_weekend_on_timer_page "
-        "snowballReportRounding summaryReportAmounts summaryReportDistinctRates summaryReportGrouping "
-        "summaryReportSortAsc summaryReportSortField summaryReportSubGrouping theme timerView "
-        "timerViewMobile visibleFooter webTimeEntryStarted webTimeEntryStopped weeklyReportGrouping "
-        "weeklyReportValueToShow"
-    ).split()
-)
+# The reference's "will be omitted if empty" fields: the live server drops their zero values.
+_OMITTED_IF_EMPTY = frozenset(w.lower() for w in OMITTED_IF_EMPTY)
 _WS_SPECS = {s.wire: s for s in WorkspacePreferences.__toggl_fields__}
 WORKSPACE_WRITABLE = frozenset(
-    {"disable_approvals", "disable_expenses", "disable_timesheet_view", "hide_start_end_times", "report_locked_at"}
+    {
+        "disable_approvals",
+        "disable_expenses",
+        "disable_timesheet_view",
+        "hide_start_end_times",
+        "report_locked_at",
+    }
 )
 FORBIDDEN = "User does not have access to this resource."
 HTML_429 = (
     "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n"
     "<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
+_Handler = Callable[[web.Request, "FakeAccount", Any], Awaitable[web.Response]]
 QUOTA_MESSAGE = "You have hit your hourly limit for API calls. Please wait until the quota resets."
 
 
 def _zero(value: Any) -> bool:
-    return value is False or value == 0 and not isinstance(value, bool) or value in ("", [], {})
+    return value is False or (value == 0 and not isinstance(value, bool)) or value in ("", [], {})
 
 
 @attrs.define
@@ -197,14 +189,15 @@ class FakeTogglServer:
         ``{"role": ..., "preferences": {...}, "locking_enabled": bool}``."""
         if api_token is None and (email is None or password is None):
             raise ValueError("an account needs api_token, or email and password")
-        account = FakeAccount(key=key or f"account{next(self._names)}", api_token=api_token,
-                              email=email, password=password)
+        account = FakeAccount(
+            key=key or f"account{next(self._names)}", api_token=api_token, email=email, password=password
+        )
         now = self.wall_clock()
         account.preferences = self._canonical(preferences or {})
         for client in CLIENTS:
             values = self._canonical((client_preferences or {}).get(client, {}))
             account.client_preferences[client] = values
-            account.modified[client] = {k: now for k in values}
+            account.modified[client] = dict.fromkeys(values, now)
         for ws_id, spec in (workspaces or {}).items():
             spec = {"role": spec} if isinstance(spec, str) else dict(spec)
             ws = self.workspaces.get(ws_id) or self.add_workspace(ws_id)
@@ -221,7 +214,11 @@ class FakeTogglServer:
         return account
 
     def add_workspace(
-        self, workspace_id: int, *, preferences: Mapping[str, Any] | None = None, locking_enabled: bool = False
+        self,
+        workspace_id: int,
+        *,
+        preferences: Mapping[str, Any] | None = None,
+        locking_enabled: bool = False,
     ) -> FakeWorkspace:
         ws = FakeWorkspace(workspace_id, dict(preferences or {}), locking_enabled)
         self.workspaces[workspace_id] = ws
@@ -257,9 +254,9 @@ class FakeTogglServer:
     # -- life cycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=0.1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=0.1)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         server = site._server  # aiohttp exposes the bound port only here
         sockets = getattr(server, "sockets", None) or []
@@ -286,7 +283,7 @@ class FakeTogglServer:
             self._thread_loop = loop
             try:
                 loop.run_until_complete(self.start())
-            except BaseException as exc:  # pragma: no cover - reported to the caller below
+            except BaseException as exc:  # noqa: BLE001  # pragma: no cover - reraised in the caller
                 failure.append(exc)
                 ready.set()
                 loop.close()
@@ -314,19 +311,25 @@ class FakeTogglServer:
     # -- the application ------------------------------------------------------------------------
 
     def _make_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware], client_max_size=4 * 1024 * 1024)
-        app.router.add_get("/api/v9/me/preferences", self._get_prefs)
-        app.router.add_post("/api/v9/me/preferences", self._post_prefs)
-        app.router.add_get("/api/v9/me/preferences/{client}", self._get_client_prefs)
-        app.router.add_post("/api/v9/me/preferences/{client}", self._post_client_prefs)
-        app.router.add_get("/api/v9/workspaces/{workspace_id}/preferences", self._get_ws)
-        app.router.add_post("/api/v9/workspaces/{workspace_id}/preferences", self._post_ws)
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        route = self._route
+        app.router.add_get("/api/v9/me/preferences", route(self._get_prefs))
+        app.router.add_post("/api/v9/me/preferences", route(self._post_prefs))
+        app.router.add_get("/api/v9/me/preferences/{client}", route(self._get_client_prefs))
+        app.router.add_post("/api/v9/me/preferences/{client}", route(self._post_client_prefs))
+        app.router.add_get("/api/v9/workspaces/{workspace_id}/preferences", route(self._get_ws))
+        app.router.add_post("/api/v9/workspaces/{workspace_id}/preferences", route(self._post_ws))
         return app
 
-    @web.middleware
-    async def _middleware(
-        self, request: web.Request, handler: Callable[[web.Request], Any]
-    ) -> web.StreamResponse:
+    def _route(self, handler: _Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """Wrap an endpoint with what every request goes through: faults, auth, limits, the log."""
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._handle(request, handler)
+
+        return handle
+
+    async def _handle(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
         body: Any = None
         raw = await request.read()
         if raw:
@@ -334,10 +337,8 @@ class FakeTogglServer:
                 body = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 body = raw.decode("utf-8", "replace")
-        request["json"] = body
-        request["raw"] = raw
         account = self._authenticate(request.headers.get("Authorization", ""))
-        response = await self._answer(request, handler, account)
+        response = await self._answer(request, handler, account, body)
         self.requests.append(
             RecordedRequest(
                 method=request.method,
@@ -352,7 +353,7 @@ class FakeTogglServer:
         return response
 
     async def _answer(
-        self, request: web.Request, handler: Callable[[web.Request], Any], account: FakeAccount | None
+        self, request: web.Request, handler: _Handler, account: FakeAccount | None, body: Any
     ) -> web.StreamResponse:
         fault = next((f for f in self.faults if f.matches(request.method, request.path)), None)
         if fault is not None:
@@ -368,17 +369,18 @@ class FakeTogglServer:
             if fault.truncate:
                 return await _truncated(request)
             if fault.status is not None:
-                return web.Response(status=fault.status, body=_bytes(fault.body, fault.status), headers=fault.headers)
+                return web.Response(
+                    status=fault.status, body=_bytes(fault.body, fault.status), headers=fault.headers
+                )
         if account is None:
             return _text(403, "Incorrect username and/or password")
-        request["account"] = account
         limited = self._rate_limited(account)
         if limited is not None:
             return limited
         headers = self._charge_quota(account)
         if isinstance(headers, web.Response):
             return headers
-        response: web.StreamResponse = await handler(request)
+        response = await handler(request, account, body)
         response.headers.update(headers)
         return response
 
@@ -390,7 +392,7 @@ class FakeTogglServer:
             user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return None
-        if password == "api_token":
+        if password == "api_token":  # noqa: S105 - Toggl's literal password for token auth
             return self._by_token.get(user)
         return self._by_login.get((user.lower(), password))
 
@@ -424,26 +426,27 @@ class FakeTogglServer:
 
     # -- handlers -------------------------------------------------------------------------------
 
-    async def _get_prefs(self, request: web.Request) -> web.Response:
-        account: FakeAccount = request["account"]
+    async def _get_prefs(self, request: web.Request, account: FakeAccount, body: Any) -> web.Response:
         prefs = self._visible(account.preferences)
         prefs["alpha_features"] = [
-            {"alpha_feature_id": i + 1, "code": code, "enabled": account.alpha_features.get(code, False),
-             "product_id": 1}
+            {
+                "alpha_feature_id": i + 1,
+                "code": code,
+                "enabled": account.alpha_features.get(code, False),
+                "product_id": 1,
+            }
             for i, code in enumerate(self.alpha_features)
         ]
         return _json(prefs)
 
-    async def _post_prefs(self, request: web.Request) -> web.Response:
-        account: FakeAccount = request["account"]
-        error = self._apply(account, account.preferences, request["json"], None)
+    async def _post_prefs(self, request: web.Request, account: FakeAccount, body: Any) -> web.Response:
+        error = self._apply(account, account.preferences, body, None)
         return error or _json("Successful operation.")
 
-    async def _get_client_prefs(self, request: web.Request) -> web.Response:
+    async def _get_client_prefs(self, request: web.Request, account: FakeAccount, body: Any) -> web.Response:
         client = request.match_info["client"]
         if client not in CLIENTS:
             return _json_error(400, "Unknown client.")
-        account: FakeAccount = request["account"]
         values = account.client_preferences[client]
         since = request.query.get("since")
         if since is not None:
@@ -455,18 +458,15 @@ class FakeTogglServer:
             values = {k: v for k, v in values.items() if stamps.get(k, 0) > cutoff}
         return _json(self._visible(values))
 
-    async def _post_client_prefs(self, request: web.Request) -> web.Response:
+    async def _post_client_prefs(self, request: web.Request, account: FakeAccount, body: Any) -> web.Response:
         client = request.match_info["client"]
         if client not in CLIENTS:
             return _json_error(400, "Unknown client")
-        account: FakeAccount = request["account"]
-        error = self._apply(account, account.client_preferences[client], request["json"], account.modified[client])
+        error = self._apply(account, account.client_preferences[client], body, account.modified[client])
         return error or _json("Successful operation.")
 
     def _visible(self, stored: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            k: v for k, v in stored.items() if not (k.lower() in _OMITTED_IF_EMPTY and _zero(v))
-        }
+        return {k: v for k, v in stored.items() if not (k.lower() in _OMITTED_IF_EMPTY and _zero(v))}
 
     def _apply(
         self, account: FakeAccount, target: dict[str, Any], body: Any, stamps: dict[str, float] | None
@@ -503,7 +503,9 @@ class FakeTogglServer:
                 stamps[wire] = now
         return None
 
-    def _workspace(self, request: web.Request) -> tuple[FakeWorkspace, str] | web.Response:
+    def _workspace(
+        self, request: web.Request, account: FakeAccount
+    ) -> tuple[FakeWorkspace, str] | web.Response:
         try:
             ws_id = int(request.match_info["workspace_id"])
         except ValueError:
@@ -511,23 +513,22 @@ class FakeTogglServer:
         ws = self.workspaces.get(ws_id)
         if ws is None:
             return _json_error(400, "Workspace not found")
-        role = request["account"].workspaces.get(ws_id)
+        role = account.workspaces.get(ws_id)
         if role is None:
             return _json_error(403, FORBIDDEN)
         return ws, role
 
-    async def _get_ws(self, request: web.Request) -> web.Response:
-        found = self._workspace(request)
+    async def _get_ws(self, request: web.Request, account: FakeAccount, body: Any) -> web.Response:
+        found = self._workspace(request, account)
         if isinstance(found, web.Response):
             return found
         return _json({**found[0].preferences, "logo": found[0].logo})
 
-    async def _post_ws(self, request: web.Request) -> web.Response:
-        found = self._workspace(request)
+    async def _post_ws(self, request: web.Request, account: FakeAccount, body: Any) -> web.Response:
+        found = self._workspace(request, account)
         if isinstance(found, web.Response):
             return found
         ws, role = found
-        body = request["json"]
         if not isinstance(body, dict) or not body:
             return _json_error(400, "Missing data")
         for key, value in body.items():

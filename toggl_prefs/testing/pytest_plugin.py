@@ -17,14 +17,14 @@ import pytest
 try:  # async fixtures need pytest-asyncio's decorator in its (default) strict mode
     from pytest_asyncio import fixture as _async_fixture
 except ImportError:  # pragma: no cover - without pytest-asyncio the fixtures cannot run anyway
-    _async_fixture = pytest.fixture
+    _async_fixture = pytest.fixture  # type: ignore[assignment]
 
 from .._auth import ApiToken
 from .._client import AsyncTogglClient
 from .._retry import RetryPolicy
 from ._server import FakeTogglServer
 
-TOKEN = "fake-token-for-tests"
+TOKEN = "fake-token-for-tests"  # noqa: S105 - a fake server's token
 """The API token of the account ``toggl_server`` starts with."""
 
 
