@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -78,21 +79,76 @@ async def fake() -> AsyncIterator[FakeTogglServer]:
         yield server
 
 
-def make_client(base_url: str, **kwargs: object) -> tp.AsyncTogglClient:
-    options: dict[str, object] = {"base_url": base_url, "rate_limit": None, "retry": FAST_RETRY}
-    options.update(kwargs)
-    return tp.AsyncTogglClient(tp.ApiToken(TOKEN), **options)  # type: ignore[arg-type]
+def _options(base_url: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {"base_url": base_url, "rate_limit": None, "retry": FAST_RETRY, **kwargs}
+
+
+def make_client(base_url: str, **kwargs: Any) -> tp.AsyncTogglClient:
+    return tp.AsyncTogglClient(tp.ApiToken(TOKEN), **_options(base_url, kwargs))
+
+
+class SyncAsAsync:
+    """Drives a :class:`TogglClient` (the blocking facade) with the async client's interface, each
+    call in a worker thread so that the test's loop (serving the fake server) keeps running. This is
+    how the endpoint and error suites run, unchanged, through the facade."""
+
+    def __init__(self, sync: tp.TogglClient) -> None:
+        self.sync = sync
+
+    async def __aenter__(self) -> SyncAsAsync:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.sync.close)
+
+    @property
+    def _transport(self) -> Any:
+        return self.sync.async_client._transport
+
+    async def _request(self, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(self.sync._call, tp.AsyncTogglClient._request, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.sync, name)
+        if not callable(attr):
+            return attr
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(attr, *args, **kwargs)
+
+        return call
+
+
+MakeClient = Callable[..., tp.AsyncTogglClient]
+
+
+@pytest.fixture(params=["async", "sync"])
+def make(request: pytest.FixtureRequest) -> MakeClient:
+    """A client factory: the async client, or the sync facade behind the async interface."""
+    if request.param == "async":
+        return make_client
+
+    def make_sync(base_url: str, **kwargs: Any) -> tp.AsyncTogglClient:
+        sync = tp.TogglClient(tp.ApiToken(TOKEN), **_options(base_url, kwargs))
+        return cast(tp.AsyncTogglClient, SyncAsAsync(sync))
+
+    return make_sync
 
 
 @pytest.fixture
-async def client(fake: FakeTogglServer) -> AsyncIterator[tp.AsyncTogglClient]:
-    async with make_client(fake.base_url) as c:
+async def client(fake: FakeTogglServer, make: MakeClient) -> AsyncIterator[tp.AsyncTogglClient]:
+    async with make(fake.base_url) as c:
         yield c
 
 
 def open_connections(c: tp.AsyncTogglClient) -> int:
-    """Connections the client's connector holds (acquired or pooled)."""
-    session: aiohttp.ClientSession = c._transport.session()
+    """Connections the client's connector holds checked out (0 when nothing leaked)."""
+    session: aiohttp.ClientSession | None = c._transport._session
+    if session is None:
+        return 0
     connector = session.connector
     assert connector is not None
     return len(connector._acquired)

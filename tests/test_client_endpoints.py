@@ -12,7 +12,7 @@ import pytest
 import toggl_prefs as tp
 from toggl_prefs.testing import FakeTogglServer
 
-from .conftest import TOKEN, make_client
+from .conftest import TOKEN, MakeClient, make_client
 
 
 async def test_get_preferences_decodes_live_casing(
@@ -67,10 +67,10 @@ async def test_keyword_fields_override_changes(fake: FakeTogglServer, client: tp
     assert fake.requests[-1].json == {"theme": "light", "show_all_entries": True}
 
 
-async def test_client_preferences_and_since(fake: FakeTogglServer) -> None:
+async def test_client_preferences_and_since(fake: FakeTogglServer, make: MakeClient) -> None:
     clock = [1_000.0]
     fake.wall_clock = lambda: clock[0]
-    async with make_client(fake.base_url) as client:
+    async with make(fake.base_url) as client:
         await client.update_client_preferences("desktop", theme="dark")
         clock[0] = 2_000.0
         await client.update_client_preferences("desktop", tp.PreferencesUpdate(show_dock_icon=True))
@@ -151,10 +151,10 @@ async def test_own_session_is_closed_and_client_refuses_after(fake: FakeTogglSer
         await client.get_preferences()
 
 
-async def test_quota_is_updated_from_every_response() -> None:
+async def test_quota_is_updated_from_every_response(make: MakeClient) -> None:
     async with FakeTogglServer(quota_per_hour=30) as server:
         server.add_account(api_token=TOKEN)
-        async with make_client(server.base_url) as client:
+        async with make(server.base_url) as client:
             assert client.quota == tp.Quota()
             await client.get_preferences()
             assert client.quota.remaining == 29
@@ -163,10 +163,10 @@ async def test_quota_is_updated_from_every_response() -> None:
             assert client.quota.resets_in is not None and 0 < client.quota.resets_in <= 3600
 
 
-async def test_throttle_spaces_requests() -> None:
+async def test_throttle_spaces_requests(make: MakeClient) -> None:
     async with FakeTogglServer(rate_limit=20, burst=1) as server:
         server.add_account(api_token=TOKEN)
-        async with make_client(server.base_url, rate_limit=10, retry=tp.RetryPolicy(max_retries=0)) as client:
+        async with make(server.base_url, rate_limit=10, retry=tp.RetryPolicy(max_retries=0)) as client:
             import time
 
             started = time.monotonic()

@@ -14,7 +14,7 @@ from aiohttp import web
 import toggl_prefs as tp
 from toggl_prefs.testing import FakeTogglServer
 
-from .conftest import TOKEN, RawServer, make_client, open_connections, reply
+from .conftest import TOKEN, MakeClient, RawServer, make_client, open_connections, reply
 
 # -- every documented error, produced by the fake server, typed by the client -----------------
 
@@ -82,10 +82,10 @@ async def test_bad_credentials_are_403(fake: FakeTogglServer) -> None:
     assert [r.status for r in fake.requests] == [403]
 
 
-async def test_quota_exhaustion_is_final() -> None:
+async def test_quota_exhaustion_is_final(make: MakeClient) -> None:
     async with FakeTogglServer(quota_per_hour=2) as server:
         server.add_account(api_token=TOKEN)
-        async with make_client(server.base_url) as client:
+        async with make(server.base_url) as client:
             await client.get_preferences()
             await client.get_preferences()
             with pytest.raises(tp.QuotaExceededError) as info:
@@ -97,11 +97,11 @@ async def test_quota_exhaustion_is_final() -> None:
             assert client.quota.exhausted
 
 
-async def test_rate_limit_html_429_is_retried_then_succeeds() -> None:
+async def test_rate_limit_html_429_is_retried_then_succeeds(make: MakeClient) -> None:
     async with FakeTogglServer(rate_limit=50, burst=1) as server:
         server.add_account(api_token=TOKEN)
         policy = tp.RetryPolicy(max_retries=5, backoff_base=0.05, backoff_cap=0.1)
-        async with make_client(server.base_url, retry=policy) as client:
+        async with make(server.base_url, retry=policy) as client:
             results = await asyncio.gather(*(client.get_preferences() for _ in range(3)))
     assert len(results) == 3
     statuses = [r.status for r in server.requests]
@@ -112,18 +112,18 @@ async def test_rate_limit_html_429_is_retried_then_succeeds() -> None:
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
-async def test_retryable_statuses_are_retried(raw_server: RawServer, status: int) -> None:
+async def test_retryable_statuses_are_retried(raw_server: RawServer, status: int, make: MakeClient) -> None:
     raw_server.script = [reply(status, b"oops"), reply(status, b"oops"), reply(200, b'{"theme": "dark"}')]
-    async with make_client(raw_server.base_url) as client:
+    async with make(raw_server.base_url) as client:
         prefs = await client.get_preferences()
     assert prefs.theme == "dark"
     assert raw_server.hits == 3
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
-async def test_retries_stop_at_max_retries(raw_server: RawServer, status: int) -> None:
+async def test_retries_stop_at_max_retries(raw_server: RawServer, status: int, make: MakeClient) -> None:
     raw_server.script = [reply(status, b"still broken")]
-    async with make_client(raw_server.base_url) as client:
+    async with make(raw_server.base_url) as client:
         with pytest.raises(tp.APIError) as info:
             await client.update_preferences(theme="dark")  # POSTs retry too: an update is idempotent
     assert info.value.status == status
@@ -133,9 +133,9 @@ async def test_retries_stop_at_max_retries(raw_server: RawServer, status: int) -
 
 
 @pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 409, 301, 302])
-async def test_other_statuses_are_not_retried(raw_server: RawServer, status: int) -> None:
+async def test_other_statuses_are_not_retried(raw_server: RawServer, status: int, make: MakeClient) -> None:
     raw_server.script = [reply(status, b'"nope"', {"Location": "https://elsewhere.example/"})]
-    async with make_client(raw_server.base_url) as client:
+    async with make(raw_server.base_url) as client:
         with pytest.raises(tp.APIError) as info:
             await client.get_preferences()
     assert info.value.status == status
@@ -143,12 +143,12 @@ async def test_other_statuses_are_not_retried(raw_server: RawServer, status: int
     assert info.value.attempts == 1
 
 
-async def test_redirects_are_not_followed(raw_server: RawServer) -> None:
+async def test_redirects_are_not_followed(raw_server: RawServer, make: MakeClient) -> None:
     target = RawServer()
     await target.start()
     try:
         raw_server.script = [reply(302, b"", {"Location": target.base_url + "/me/preferences"})]
-        async with make_client(raw_server.base_url) as client:
+        async with make(raw_server.base_url) as client:
             with pytest.raises(tp.APIError) as info:
                 await client.get_preferences()
         assert info.value.status == 302
@@ -157,10 +157,10 @@ async def test_redirects_are_not_followed(raw_server: RawServer) -> None:
         await target.stop()
 
 
-async def test_retry_after_is_honoured(raw_server: RawServer) -> None:
+async def test_retry_after_is_honoured(raw_server: RawServer, make: MakeClient) -> None:
     raw_server.script = [reply(429, b"slow down", {"Retry-After": "1"}), reply(200, b"{}")]
     policy = tp.RetryPolicy(backoff_base=0.001)
-    async with make_client(raw_server.base_url, retry=policy) as client:
+    async with make(raw_server.base_url, retry=policy) as client:
         started = time.monotonic()
         await client.get_preferences()
         waited = time.monotonic() - started
@@ -168,9 +168,9 @@ async def test_retry_after_is_honoured(raw_server: RawServer) -> None:
     assert raw_server.hits == 2
 
 
-async def test_retry_after_beyond_the_cap_raises_at_once(raw_server: RawServer) -> None:
+async def test_retry_after_beyond_the_cap_raises_at_once(raw_server: RawServer, make: MakeClient) -> None:
     raw_server.script = [reply(429, b"<html><h1>429 Too Many Requests</h1></html>", {"Retry-After": "3600"})]
-    async with make_client(raw_server.base_url) as client:
+    async with make(raw_server.base_url) as client:
         started = time.monotonic()
         with pytest.raises(tp.RateLimitError) as info:
             await client.get_preferences()
@@ -180,13 +180,13 @@ async def test_retry_after_beyond_the_cap_raises_at_once(raw_server: RawServer) 
     assert raw_server.hits == 1
 
 
-async def test_transport_errors_are_retried_and_typed() -> None:
+async def test_transport_errors_are_retried_and_typed(make: MakeClient) -> None:
     async with FakeTogglServer() as server:
         server.add_account(api_token=TOKEN)
         port = server.port
         base = server.base_url
     # the server is gone: connection refused on every attempt
-    async with make_client(base) as client:
+    async with make(base) as client:
         with pytest.raises(tp.TransportError) as info:
             await client.get_preferences()
     assert info.value.attempts == 3
@@ -210,18 +210,22 @@ async def test_dropped_post_is_retried(fake: FakeTogglServer, client: tp.AsyncTo
 @pytest.mark.parametrize(
     ("body", "what"), [(b"not json", "not valid JSON"), (b"[1]", "array"), (b'"ok"', "string")]
 )
-async def test_undecodable_success_body(raw_server: RawServer, body: bytes, what: str) -> None:
+async def test_undecodable_success_body(
+    raw_server: RawServer, body: bytes, what: str, make: MakeClient
+) -> None:
     raw_server.script = [reply(200, body)]
-    async with make_client(raw_server.base_url) as client:
+    async with make(raw_server.base_url) as client:
         with pytest.raises(tp.ResponseDecodeError, match=what) as info:
             await client.get_preferences()
     assert raw_server.hits == 1  # a bad body is not a transient fault
     assert info.value.body == body.decode()
 
 
-async def test_update_preferences_accepts_a_plain_string_or_empty_answer(raw_server: RawServer) -> None:
+async def test_update_preferences_accepts_a_plain_string_or_empty_answer(
+    raw_server: RawServer, make: MakeClient
+) -> None:
     raw_server.script = [reply(200, b'"Successful operation."'), reply(200, b"")]
-    async with make_client(raw_server.base_url) as client:
+    async with make(raw_server.base_url) as client:
         await client.update_preferences(theme="x")
         await client.update_preferences(theme="y")
         assert raw_server.hits == 2
@@ -231,7 +235,7 @@ async def test_update_preferences_accepts_a_plain_string_or_empty_answer(raw_ser
         )
 
 
-async def test_response_size_is_bounded(raw_server: RawServer) -> None:
+async def test_response_size_is_bounded(raw_server: RawServer, make: MakeClient) -> None:
     async def chunked(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse()
         response.enable_chunked_encoding()
@@ -241,7 +245,7 @@ async def test_response_size_is_bounded(raw_server: RawServer) -> None:
         return response
 
     raw_server.script = [reply(200, b"{" + b" " * 5000 + b"}"), chunked]
-    async with make_client(raw_server.base_url, max_response_bytes=4096) as client:
+    async with make(raw_server.base_url, max_response_bytes=4096) as client:
         with pytest.raises(tp.ResponseDecodeError, match="limit"):
             await client.get_preferences()
         with pytest.raises(tp.ResponseDecodeError, match="limit"):
@@ -249,13 +253,13 @@ async def test_response_size_is_bounded(raw_server: RawServer) -> None:
         assert open_connections(client) == 0
 
 
-async def test_a_server_that_never_answers_times_out(raw_server: RawServer) -> None:
+async def test_a_server_that_never_answers_times_out(raw_server: RawServer, make: MakeClient) -> None:
     async def hang(_: web.Request) -> web.StreamResponse:
         await asyncio.sleep(30)
         raise AssertionError("unreachable")  # pragma: no cover
 
     raw_server.script = [hang]
-    async with make_client(
+    async with make(
         raw_server.base_url, timeout=0.2, retry=tp.RetryPolicy(max_retries=1, backoff_base=0.01)
     ) as client:
         started = time.monotonic()
@@ -266,7 +270,7 @@ async def test_a_server_that_never_answers_times_out(raw_server: RawServer) -> N
         assert open_connections(client) == 0
 
 
-async def test_a_body_that_stalls_half_way_times_out(raw_server: RawServer) -> None:
+async def test_a_body_that_stalls_half_way_times_out(raw_server: RawServer, make: MakeClient) -> None:
     async def stall(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.content_length = 100
@@ -276,7 +280,7 @@ async def test_a_body_that_stalls_half_way_times_out(raw_server: RawServer) -> N
         return response  # pragma: no cover
 
     raw_server.script = [stall]
-    async with make_client(raw_server.base_url, timeout=0.2, retry=tp.RetryPolicy(max_retries=0)) as client:
+    async with make(raw_server.base_url, timeout=0.2, retry=tp.RetryPolicy(max_retries=0)) as client:
         with pytest.raises(tp.RequestTimeoutError):
             await client.get_preferences()
         assert open_connections(client) == 0

@@ -25,6 +25,7 @@ from ._generated import (
 )
 from ._quota import Quota
 from ._retry import RetryPolicy
+from ._sync import TogglClient
 from ._unset import UNSET, Unset
 from ._urls import CLIENT_TYPES, DEFAULT_BASE_URL
 from ._version import __version__
@@ -86,6 +87,7 @@ __all__ = [
     "ServerError",
     "TagRef",
     "TogglConfigError",
+    "TogglClient",
     "TogglError",
     "TransportError",
     "Unset",
