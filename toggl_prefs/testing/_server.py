@@ -561,11 +561,15 @@ def _json_type_ok(kind: str, value: Any) -> bool:
 
 
 def _redact(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers with credentials masked; an Authorization header keeps only its scheme."""
     out = {}
     for key, value in headers.items():
-        if key.lower() in ("authorization", "cookie", "proxy-authorization"):
-            scheme = value.partition(" ")[0]
-            value = f"{scheme} ***" if scheme else "***"
+        name = key.lower()
+        if name in ("authorization", "proxy-authorization"):
+            scheme, _, rest = value.partition(" ")
+            value = f"{scheme} ***" if rest else "***"
+        elif name in ("cookie", "x-api-token"):
+            value = "***"
         out[key] = value
     return out
 
