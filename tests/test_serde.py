@@ -229,3 +229,30 @@ def test_reprs_show_only_what_is_set() -> None:
     assert repr(tp.PreferencesUpdate(theme=None)) == "PreferencesUpdate(theme=None)"
     assert repr(tp.UNSET) == "UNSET"
     assert not tp.UNSET
+
+
+@settings(max_examples=300, deadline=None)
+@given(payloads(wrong_types=False) | payloads())
+def test_fast_path_and_careful_path_agree(d: dict[str, Any]) -> None:
+    from toggl_prefs._serde import _careful_structure
+
+    careful = _careful_structure(tp.UserPreferences, USER_SPECS)
+    assert tp.UserPreferences.from_dict(d) == careful(d)
+
+
+def test_fast_path_is_taken_for_documented_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toggl_prefs import _serde
+
+    body = {s.wire: None for s in USER_SPECS} | {
+        "theme": "dark",
+        "beginningOfWeek": 2,
+        "alpha_features": [{"code": "a", "enabled": True}],
+    }
+    hook = _serde.make_structure_hook(tp.UserPreferences)
+    calls: list[Any] = []
+    monkeypatch.setattr(_serde, "_careful_structure", lambda cls, specs: lambda d: calls.append(d))
+    fast = _serde.make_structure_hook(tp.UserPreferences)
+    assert fast(body) == hook(body)
+    assert calls == []
+    fast({"Theme": "dark"})
+    assert calls == [{"Theme": "dark"}]

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 
-@attrs.define(slots=True, frozen=True, kw_only=True, repr=False)
+@attrs.define(slots=True, kw_only=True, repr=False)
 class AlphaFeature(Model):
     """An alpha (early access) feature and whether it is enabled for the user.
 
@@ -66,7 +66,7 @@ def _to_alpha_feature_list(
     return nested_list(value, AlphaFeature)
 
 
-@attrs.define(slots=True, frozen=True, kw_only=True, repr=False)
+@attrs.define(slots=True, kw_only=True, repr=False)
 class ProjectTask(Model):
     """A default project and task (``default_project_task``).
 
@@ -96,7 +96,7 @@ def _to_project_task_list(
     return nested_list(value, ProjectTask)
 
 
-@attrs.define(slots=True, frozen=True, kw_only=True, repr=False)
+@attrs.define(slots=True, kw_only=True, repr=False)
 class MacOSAutoTrackingRule(Model):
     """A macOS auto-tracking rule (``macos_auto_tracking_rules``).
 
@@ -130,7 +130,7 @@ def _to_mac_osauto_tracking_rule_list(
     return nested_list(value, MacOSAutoTrackingRule)
 
 
-@attrs.define(slots=True, frozen=True, kw_only=True, repr=False)
+@attrs.define(slots=True, kw_only=True, repr=False)
 class KeyboardShortcut(Model):
     """A keyboard shortcut: key code and modifier mask.
 
@@ -158,7 +158,7 @@ def _to_keyboard_shortcut_list(
     return nested_list(value, KeyboardShortcut)
 
 
-@attrs.define(slots=True, frozen=True, kw_only=True, repr=False)
+@attrs.define(slots=True, kw_only=True, repr=False)
 class ProjectRef(Model):
     """A reference to a project in a workspace.
 
@@ -186,7 +186,7 @@ def _to_project_ref_list(
     return nested_list(value, ProjectRef)
 
 
-@attrs.define(slots=True, frozen=True, kw_only=True, repr=False)
+@attrs.define(slots=True, kw_only=True, repr=False)
 class TagRef(Model):
     """A reference to a tag in a workspace.
 
@@ -214,7 +214,7 @@ def _to_tag_ref_list(
     return nested_list(value, TagRef)
 
 
-@attrs.define(slots=True, frozen=True, kw_only=True, repr=False)
+@attrs.define(slots=True, kw_only=True, repr=False)
 class AutoTrackingRuleParameters(Model):
     """The matching parameters of a Windows auto-tracking rule.
 
@@ -248,7 +248,7 @@ def _to_auto_tracking_rule_parameters_list(
     return nested_list(value, AutoTrackingRuleParameters)
 
 
-@attrs.define(slots=True, frozen=True, kw_only=True, repr=False)
+@attrs.define(slots=True, kw_only=True, repr=False)
 class WindowsAutoTrackingRule(Model):
     """A Windows auto-tracking rule (``windows_auto_tracking_rules``).
 
@@ -296,7 +296,7 @@ def _to_windows_auto_tracking_rule_list(
     return nested_list(value, WindowsAutoTrackingRule)
 
 
-@attrs.define(slots=True, frozen=True, kw_only=True, repr=False)
+@attrs.define(slots=True, kw_only=True, repr=False)
 class UserPreferences(Model):
     """A user's preferences, as ``GET /me/preferences`` returns them (171 documented fields).
 
@@ -1008,7 +1008,7 @@ class PreferencesUpdate(UpdateModel):
     __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
 
 
-@attrs.define(slots=True, frozen=True, kw_only=True, repr=False)
+@attrs.define(slots=True, kw_only=True, repr=False)
 class WorkspacePreferences(Model):
     """A workspace's preferences: the ten documented body fields plus ``logo``.
 

@@ -137,7 +137,7 @@ def read_model(name: str, doc: str, fields: list[Field]) -> list[str]:
     out = [
         "",
         "",
-        "@attrs.define(slots=True, frozen=True, kw_only=True, repr=False)",
+        "@attrs.define(slots=True, kw_only=True, repr=False)",
         f"class {name}(Model):",
         f'    """{doc}',
         "",
