@@ -32,7 +32,7 @@ def model_for(cls: type) -> type[BaseModel]:
             typ = list[model_for(spec.nested)]  # type: ignore[misc]
         fields[spec.attr] = (Optional[typ], Field(default=None, alias=spec.wire))  # noqa: UP045
     config = ConfigDict(extra="allow", populate_by_name=True)
-    model = create_model(f"P{cls.__name__}", __config__=config, **fields)
+    model: type[BaseModel] = create_model(f"P{cls.__name__}", __config__=config, **fields)
     _CACHE[cls] = model
     return model
 

@@ -252,7 +252,7 @@ def test_fast_path_is_taken_for_documented_bodies(monkeypatch: pytest.MonkeyPatc
     calls: list[Any] = []
     monkeypatch.setattr(_serde, "_careful_structure", lambda cls, specs: lambda d: calls.append(d))
     fast = _serde.make_structure_hook(tp.UserPreferences)
-    assert fast(body) == hook(body)
+    assert fast(body, None) == hook(body, None)
     assert calls == []
-    fast({"Theme": "dark"})
+    fast({"Theme": "dark"}, None)
     assert calls == [{"Theme": "dark"}]

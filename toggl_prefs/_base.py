@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 import attrs
 
@@ -89,18 +89,21 @@ def _ok(kind: Kind, value: Any) -> bool:
     raise AssertionError(kind)  # pragma: no cover - nested kinds use converters
 
 
-def check(kind: Kind) -> Any:
-    """An attrs validator: ``UNSET``, ``None`` or a value of ``kind``; ``TypeError`` otherwise."""
-
-    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is UNSET or value is None or _ok(kind, value):
-            return
-        raise TypeError(
-            f"{type(instance).__name__}.{attribute.name} must be {describe(kind)} or None, "
-            f"not {type(value).__name__} {_short_repr(value)}"
-        )
-
-    return validate
+def coerce(spec: FieldSpec, owner: str, value: Any) -> Any:
+    """``value`` as the update field ``spec`` stores it, or ``TypeError``. ``UNSET`` and ``None``
+    pass; mappings become nested models; sequences become lists."""
+    if value is UNSET or value is None:
+        return value
+    if spec.kind is Kind.OBJECT:
+        return nested_value(value, spec.nested)
+    if spec.kind is Kind.OBJECT_LIST:
+        return nested_list(value, spec.nested)
+    if _ok(spec.kind, value):
+        return list(value) if spec.kind is Kind.INT_LIST else value
+    raise TypeError(
+        f"{owner}.{spec.attr} must be {describe(spec.kind, spec.nested)} or None, "
+        f"not {type(value).__name__} {_short_repr(value)}"
+    )
 
 
 def nested_value(value: N | Mapping[str, Any] | Unset | None, cls: type[N]) -> N | Unset | None:
@@ -141,43 +144,102 @@ def nested_list(
     return [nested_value(v, cls) for v in value]  # type: ignore[misc]
 
 
-class UpdateModel:
-    """Base of the update models: every field ``UNSET`` unless given; only set fields are sent."""
+G = TypeVar("G")
+S = TypeVar("S")
 
-    __slots__ = ()
-    __toggl_fields__: ClassVar[tuple[FieldSpec, ...]]
+
+class Field(Generic[G, S]):
+    """An update field: reads give the value or ``UNSET``; writes are checked and stored sparsely.
+
+    ``G`` is the type read back, ``S`` what may be assigned (a nested field also takes a mapping)."""
+
+    # No __slots__: each field keeps its own __doc__ for help() and IDEs.
+
+    def __init__(self, wire: str, kind: Kind, nested: Any = None, doc: str = "") -> None:
+        self.spec = FieldSpec("", wire, kind, nested)
+        self.name = ""
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.spec = self.spec._replace(attr=name)
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Field[G, S]: ...
+    @overload
+    def __get__(self, obj: UpdateModel, owner: type) -> G | None | Unset: ...
+    def __get__(self, obj: UpdateModel | None, owner: type) -> Any:
+        if obj is None:
+            return self
+        return obj._values.get(self.name, UNSET)
+
+    def __set__(self, obj: UpdateModel, value: S | None | Unset) -> None:
+        value = coerce(self.spec, type(obj).__name__, value)
+        if value is UNSET:
+            obj._values.pop(self.name, None)
+        else:
+            obj._values[self.name] = value
+
+
+@attrs.define(slots=True, init=False, repr=False)
+class UpdateModel:
+    """Base of the update models: a field is ``UNSET`` unless given, and only given fields are sent.
+
+    An update stores only what was set (``_values``), so building, checking and encoding one costs
+    in proportion to the fields it sets, not to the 171 it could."""
+
+    _values: dict[str, Any]
     extra: dict[str, Any]
+    """Wire keys the model does not know yet, sent verbatim."""
+
+    __toggl_fields__: ClassVar[tuple[FieldSpec, ...]]
+    __toggl_by_attr__: ClassVar[dict[str, FieldSpec]]
+    __toggl_read_only__: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, **fields: Any) -> None:
+        self._values = {}
+        self.extra = {}
+        by_attr = type(self).__toggl_by_attr__
+        name = type(self).__name__
+        for attr, value in fields.items():
+            spec = by_attr.get(attr)
+            if spec is None:
+                if attr == "extra":
+                    self.extra = _check_extra(name, value)
+                    continue
+                raise _unknown_name(type(self), attr)
+            value = coerce(spec, name, value)
+            if value is not UNSET:
+                self._values[attr] = value
 
     @classmethod
     def build(cls: type[U], changes: U | Mapping[str, Any] | None = None, /, **fields: Any) -> U:
         """An update from another update or a mapping of attribute names, plus keyword fields
         (which win). Unknown names raise ``TypeError`` naming the closest field; wrong value types
         raise ``TypeError``."""
-        merged: dict[str, Any] = {}
+        if changes is None:
+            return cls(**fields)
         if isinstance(changes, cls):
-            merged.update({name: getattr(changes, name) for name in changes.fields_set()})
+            merged: dict[str, Any] = dict(changes._values)
             if changes.extra:
                 merged["extra"] = dict(changes.extra)
         elif isinstance(changes, Mapping):
-            merged.update(changes)
-        elif changes is not None:
+            merged = dict(changes)
+        else:
             raise TypeError(
                 f"changes must be a {cls.__name__} or a mapping of field names, not {type(changes).__name__}"
             )
         merged.update(fields)
-        known = {s.attr for s in cls.__toggl_fields__}
-        for name in merged:
-            if name not in known and name != "extra":
-                raise _unknown_name(cls, name)
         return cls(**merged)
 
     def fields_set(self) -> tuple[str, ...]:
-        """Attribute names of the fields that will be sent (``extra`` not included)."""
-        return tuple(s.attr for s in self.__toggl_fields__ if getattr(self, s.attr) is not UNSET)
+        """Attribute names of the fields that will be sent, in the order they were set (``extra``
+        not included)."""
+        return tuple(self._values)
 
     def is_empty(self) -> bool:
         """True when the update would send nothing."""
-        return not self.extra and not self.fields_set()
+        return not self._values and not self.extra
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON body: exactly the set fields, by their documented keys; ``None`` as null."""
@@ -187,14 +249,12 @@ class UpdateModel:
         return dumps(self.to_dict())
 
     def __repr__(self) -> str:
-        shown = [f"{name}={_short_repr(getattr(self, name))}" for name in self.fields_set()]
+        shown = [f"{name}={_short_repr(value)}" for name, value in self._values.items()]
         if self.extra:
             shown.append(f"extra={_short_repr(self.extra)}")
         return f"{type(self).__name__}({', '.join(shown)})"
 
     # -- building updates from read models -------------------------------------------------
-
-    __toggl_read_only__: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def from_preferences(cls: type[U], prefs: Model) -> U:
@@ -222,8 +282,8 @@ class UpdateModel:
         A field ``current`` does not carry is kept: the API omits empty values, so a missing key is
         no evidence of the value. Alpha features are compared per ``code``."""
         values: dict[str, Any] = {}
-        for name in self.fields_set():
-            new, old = getattr(self, name), getattr(current, name, None)
+        for name, new in self._values.items():
+            old = getattr(current, name, None)
             if name == "alpha_features" and new and old:
                 new = _changed_features(new, old)
                 if new:
@@ -234,6 +294,12 @@ class UpdateModel:
         if self.extra:
             update.extra = dict(self.extra)
         return update
+
+
+def _check_extra(owner: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise TypeError(f"{owner}.extra must be a dict of str keys, not {type(value).__name__}")
+    return dict(value)
 
 
 def _writable(name: str, value: Any) -> Any:

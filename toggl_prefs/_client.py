@@ -183,30 +183,47 @@ class AsyncTogglClient:
         params: Mapping[str, str] | None = None,
         body: dict[str, Any] | None = None,
     ) -> bytes:
-        """Send with throttle and retries; return the 2xx body or raise the typed error."""
+        """Send with throttle and retries; return the 2xx body or raise the typed error.
+
+        The first attempt runs directly: building a tenacity loop costs more than a loopback round
+        trip, and most calls never need one. Only a retryable failure starts the tenacity loop,
+        which replays that failure as its attempt 1 so that counting, waits and stop rules are all
+        tenacity's."""
         data = None if body is None else dumps(body)
+        try:
+            return await self._attempt(method, path, params, data, 1)
+        except TogglError as exc:
+            if not self.retry.is_retryable(exc) or self.retry.max_retries == 0:
+                raise
+            first_failure = exc
         async for attempt in retrying(self.retry, f"{method} {path}"):
             with attempt:
                 number = attempt.retry_state.attempt_number
-                if self._throttle is not None:
-                    await self._throttle.wait()
-                try:
-                    resp = await self._transport.send(method, path, params=params, body=data)
-                except TogglError as exc:
-                    exc.attempts = number
-                    raise
-                quota = parse_quota(resp.headers)
-                if quota is not None:
-                    self._quota = quota
-                if 200 <= resp.status < 300:
-                    return resp.body
-                url = self._transport.base + path
-                if params:
-                    url += "?" + "&".join(f"{k}={v}" for k, v in params.items())
-                raise build_error(
-                    resp.status, resp.body, resp.headers, method=method, url=url, attempts=number
-                )
+                if number == 1:
+                    raise first_failure
+                return await self._attempt(method, path, params, data, number)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    async def _attempt(
+        self, method: str, path: str, params: Mapping[str, str] | None, data: bytes | None, number: int
+    ) -> bytes:
+        """One attempt: wait for the throttle, send, record the quota, type the failure."""
+        if self._throttle is not None:
+            await self._throttle.wait()
+        try:
+            status, headers, body = await self._transport.send(method, path, params=params, body=data)
+        except TogglError as exc:
+            exc.attempts = number
+            raise
+        quota = parse_quota(headers)
+        if quota is not None:
+            self._quota = quota
+        if 200 <= status < 300:
+            return body
+        url = self._transport.base + path
+        if params:
+            url += "?" + "&".join(f"{k}={v}" for k, v in params.items())
+        raise build_error(status, body, headers, method=method, url=url, attempts=number)
 
 
 def _update(cls: type[U], changes: Any, fields: dict[str, Any]) -> U:

@@ -5,14 +5,17 @@ Do not edit by hand: change the generator and run it again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import attrs
 
-from ._base import Model, UpdateModel, check, nested_list, nested_value
+from ._base import Field, Model, UpdateModel
 from ._fieldspec import FieldSpec, Kind
-from ._unset import UNSET, Unset
+from ._unset import Unset
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "AlphaFeature",
@@ -25,8 +28,10 @@ __all__ = [
     "WindowsAutoTrackingRule",
     "UserPreferences",
     "PreferencesUpdate",
+    "PreferencesUpdateFields",
     "WorkspacePreferences",
     "WorkspacePreferencesUpdate",
+    "WorkspacePreferencesUpdateFields",
 ]
 
 
@@ -56,16 +61,6 @@ class AlphaFeature(Model):
     __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
 
 
-def _to_alpha_feature(value: AlphaFeature | Mapping[str, Any] | None | Unset) -> AlphaFeature | None | Unset:
-    return nested_value(value, AlphaFeature)
-
-
-def _to_alpha_feature_list(
-    value: Iterable[AlphaFeature | Mapping[str, Any]] | None | Unset,
-) -> list[AlphaFeature] | None | Unset:
-    return nested_list(value, AlphaFeature)
-
-
 @attrs.define(slots=True, kw_only=True, repr=False)
 class ProjectTask(Model):
     """A default project and task (``default_project_task``).
@@ -84,16 +79,6 @@ class ProjectTask(Model):
     """Keys the model does not know, and known keys whose value had the wrong type."""
 
     __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
-
-
-def _to_project_task(value: ProjectTask | Mapping[str, Any] | None | Unset) -> ProjectTask | None | Unset:
-    return nested_value(value, ProjectTask)
-
-
-def _to_project_task_list(
-    value: Iterable[ProjectTask | Mapping[str, Any]] | None | Unset,
-) -> list[ProjectTask] | None | Unset:
-    return nested_list(value, ProjectTask)
 
 
 @attrs.define(slots=True, kw_only=True, repr=False)
@@ -120,16 +105,6 @@ class MacOSAutoTrackingRule(Model):
     __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
 
 
-def _to_mac_osauto_tracking_rule(value: MacOSAutoTrackingRule | Mapping[str, Any] | None | Unset) -> MacOSAutoTrackingRule | None | Unset:
-    return nested_value(value, MacOSAutoTrackingRule)
-
-
-def _to_mac_osauto_tracking_rule_list(
-    value: Iterable[MacOSAutoTrackingRule | Mapping[str, Any]] | None | Unset,
-) -> list[MacOSAutoTrackingRule] | None | Unset:
-    return nested_list(value, MacOSAutoTrackingRule)
-
-
 @attrs.define(slots=True, kw_only=True, repr=False)
 class KeyboardShortcut(Model):
     """A keyboard shortcut: key code and modifier mask.
@@ -146,16 +121,6 @@ class KeyboardShortcut(Model):
     """Keys the model does not know, and known keys whose value had the wrong type."""
 
     __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
-
-
-def _to_keyboard_shortcut(value: KeyboardShortcut | Mapping[str, Any] | None | Unset) -> KeyboardShortcut | None | Unset:
-    return nested_value(value, KeyboardShortcut)
-
-
-def _to_keyboard_shortcut_list(
-    value: Iterable[KeyboardShortcut | Mapping[str, Any]] | None | Unset,
-) -> list[KeyboardShortcut] | None | Unset:
-    return nested_list(value, KeyboardShortcut)
 
 
 @attrs.define(slots=True, kw_only=True, repr=False)
@@ -176,16 +141,6 @@ class ProjectRef(Model):
     __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
 
 
-def _to_project_ref(value: ProjectRef | Mapping[str, Any] | None | Unset) -> ProjectRef | None | Unset:
-    return nested_value(value, ProjectRef)
-
-
-def _to_project_ref_list(
-    value: Iterable[ProjectRef | Mapping[str, Any]] | None | Unset,
-) -> list[ProjectRef] | None | Unset:
-    return nested_list(value, ProjectRef)
-
-
 @attrs.define(slots=True, kw_only=True, repr=False)
 class TagRef(Model):
     """A reference to a tag in a workspace.
@@ -202,16 +157,6 @@ class TagRef(Model):
     """Keys the model does not know, and known keys whose value had the wrong type."""
 
     __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
-
-
-def _to_tag_ref(value: TagRef | Mapping[str, Any] | None | Unset) -> TagRef | None | Unset:
-    return nested_value(value, TagRef)
-
-
-def _to_tag_ref_list(
-    value: Iterable[TagRef | Mapping[str, Any]] | None | Unset,
-) -> list[TagRef] | None | Unset:
-    return nested_list(value, TagRef)
 
 
 @attrs.define(slots=True, kw_only=True, repr=False)
@@ -236,16 +181,6 @@ class AutoTrackingRuleParameters(Model):
     """Keys the model does not know, and known keys whose value had the wrong type."""
 
     __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
-
-
-def _to_auto_tracking_rule_parameters(value: AutoTrackingRuleParameters | Mapping[str, Any] | None | Unset) -> AutoTrackingRuleParameters | None | Unset:
-    return nested_value(value, AutoTrackingRuleParameters)
-
-
-def _to_auto_tracking_rule_parameters_list(
-    value: Iterable[AutoTrackingRuleParameters | Mapping[str, Any]] | None | Unset,
-) -> list[AutoTrackingRuleParameters] | None | Unset:
-    return nested_list(value, AutoTrackingRuleParameters)
 
 
 @attrs.define(slots=True, kw_only=True, repr=False)
@@ -284,16 +219,6 @@ class WindowsAutoTrackingRule(Model):
     """Keys the model does not know, and known keys whose value had the wrong type."""
 
     __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
-
-
-def _to_windows_auto_tracking_rule(value: WindowsAutoTrackingRule | Mapping[str, Any] | None | Unset) -> WindowsAutoTrackingRule | None | Unset:
-    return nested_value(value, WindowsAutoTrackingRule)
-
-
-def _to_windows_auto_tracking_rule_list(
-    value: Iterable[WindowsAutoTrackingRule | Mapping[str, Any]] | None | Unset,
-) -> list[WindowsAutoTrackingRule] | None | Unset:
-    return nested_list(value, WindowsAutoTrackingRule)
 
 
 @attrs.define(slots=True, kw_only=True, repr=False)
@@ -652,360 +577,366 @@ class UserPreferences(Model):
     __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
 
 
-@attrs.define(slots=True, kw_only=True, repr=False)
+class PreferencesUpdateFields(TypedDict, total=False):
+    """The keyword arguments of :class:`PreferencesUpdate`."""
+
+    activity_timeline_display_activity: bool | None | Unset
+    activity_timeline_grouping_interval: str | None | Unset
+    activity_timeline_grouping_method: str | None | Unset
+    activity_timeline_recording_level: str | None | Unset
+    activity_timeline_sync_events: bool | None | Unset
+    alpha_features: Sequence[AlphaFeature | Mapping[str, Any]] | None | Unset
+    analytics_advanced_filters: bool | None | Unset
+    auto_tracker_delay_enabled: bool | None | Unset
+    auto_tracker_delay_in_seconds: int | None | Unset
+    automatic_tagging: bool | None | Unset
+    autotracking_enabled: bool | None | Unset
+    beginning_of_week: int | None | Unset
+    calendar_snap_duration: str | None | Unset
+    calendar_snap_initial_location: str | None | Unset
+    calendar_visible_hours_end: int | None | Unset
+    calendar_visible_hours_start: int | None | Unset
+    calendar_zoom_level: str | None | Unset
+    cell_swipe_actions_enabled: bool | None | Unset
+    charts_view_type: str | None | Unset
+    collapse_detailed_report_entries: bool | None | Unset
+    collapse_time_entries: bool | None | Unset
+    dashboards_view_type: str | None | Unset
+    date_format: str | None | Unset
+    decimal_separator: dict[str, Any] | None | Unset
+    default_project_id: int | None | Unset
+    default_project_task: ProjectTask | Mapping[str, Any] | None | Unset
+    default_task_id: int | None | Unset
+    display_density: str | None | Unset
+    distinct_rates: str | None | Unset
+    duration_format: str | None | Unset
+    duration_format_on_timer_duration_field: bool | None | Unset
+    edit_popup_integration_timer: bool | None | Unset
+    extension_send_error_reports: bool | None | Unset
+    extension_send_usage_statistics: bool | None | Unset
+    first_seen_business_promo: int | None | Unset
+    focus_app_on_time_entry_started: bool | None | Unset
+    focus_app_on_time_entry_stopped: bool | None | Unset
+    haptic_feedback_enabled: bool | None | Unset
+    hide_keyboard_shortcut: bool | None | Unset
+    hide_sidebar_right: bool | None | Unset
+    idle_detection_enabled: bool | None | Unset
+    idle_detection_interval_in_minutes: int | None | Unset
+    inactivity_behavior: str | None | Unset
+    ios_is_goals_view_shown: bool | None | Unset
+    is_goals_view_expanded: bool | None | Unset
+    is_goals_view_shown: bool | None | Unset
+    is_summary_total_view_visible: bool | None | Unset
+    keep_mini_timer_on_top: bool | None | Unset
+    keep_window_on_top: bool | None | Unset
+    keyboard_increment_timer_page: int | None | Unset
+    keyboard_shortcuts_enabled: bool | None | Unset
+    keyboard_shortcuts_share_time_entries: bool | None | Unset
+    mac_is_goals_view_shown: bool | None | Unset
+    macos_auto_tracking_rules: Sequence[MacOSAutoTrackingRule | Mapping[str, Any]] | None | Unset
+    macos_show_hide_toggl_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
+    macos_stop_continue_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
+    manual_entry_mode: str | None | Unset
+    manual_mode: bool | None | Unset
+    manual_mode_overlay_seen: bool | None | Unset
+    modify_on_start_time_change: str | None | Unset
+    offline_mode: str | None | Unset
+    pg_time_zone_name: str | None | Unset
+    pomodoro_auto_start_break: bool | None | Unset
+    pomodoro_auto_start_focus: bool | None | Unset
+    pomodoro_break_interval_in_minutes: int | None | Unset
+    pomodoro_break_project: ProjectRef | Mapping[str, Any] | None | Unset
+    pomodoro_break_project_id: int | None | Unset
+    pomodoro_break_start_sound_enabled: bool | None | Unset
+    pomodoro_break_tag: TagRef | Mapping[str, Any] | None | Unset
+    pomodoro_break_tag_id: int | None | Unset
+    pomodoro_countdown_timer: bool | None | Unset
+    pomodoro_enabled: bool | None | Unset
+    pomodoro_focus_interval_in_minutes: int | None | Unset
+    pomodoro_focus_sound: str | None | Unset
+    pomodoro_global_sound_enabled: bool | None | Unset
+    pomodoro_interval_end_sound: bool | None | Unset
+    pomodoro_interval_end_volume: int | None | Unset
+    pomodoro_longer_break_duration_in_minutes: int | None | Unset
+    pomodoro_prevent_screen_lock: bool | None | Unset
+    pomodoro_rounds_before_longer_break: int | None | Unset
+    pomodoro_session_start_sound_enabled: bool | None | Unset
+    pomodoro_show_notifications: bool | None | Unset
+    pomodoro_stop_timer_at_interval_end: bool | None | Unset
+    pomodoro_track_breaks_as_time_entries: bool | None | Unset
+    project_dashboard_activity_mode: str | None | Unset
+    project_shortcut_enabled: bool | None | Unset
+    record_timeline: bool | None | Unset
+    remember_last_project: str | None | Unset
+    reminder_days: str | None | Unset
+    reminder_enabled: bool | None | Unset
+    reminder_interval_in_minutes: int | None | Unset
+    reminder_period: str | None | Unset
+    reminder_snoozing_in_minutes: int | None | Unset
+    report_rounding: bool | None | Unset
+    report_rounding_direction: str | None | Unset
+    report_rounding_step_in_minutes: int | None | Unset
+    reports_hide_weekends: bool | None | Unset
+    run_app_on_startup: bool | None | Unset
+    running_entry_warning: str | None | Unset
+    running_timer_notification_enabled: bool | None | Unset
+    seen_follow_modal: bool | None | Unset
+    seen_footer_popup: bool | None | Unset
+    seen_project_dashboard_overlay: bool | None | Unset
+    seen_toggl_button_modal: bool | None | Unset
+    send_added_to_project_notification: bool | None | Unset
+    send_daily_project_invites: bool | None | Unset
+    send_product_emails: bool | None | Unset
+    send_product_release_notification: bool | None | Unset
+    send_system_message_notification: bool | None | Unset
+    send_timer_notifications: bool | None | Unset
+    send_weekly_report: bool | None | Unset
+    sharing_shortcut_enabled: bool | None | Unset
+    show_time_in_title: bool | None | Unset
+    show_all_entries: bool | None | Unset
+    show_changelog: bool | None | Unset
+    show_description_in_menu_bar: bool | None | Unset
+    show_dock_icon: bool | None | Unset
+    show_events_in_calendar: bool | None | Unset
+    show_project_in_menu_bar: bool | None | Unset
+    show_qr_scanner: bool | None | Unset
+    show_seconds_in_menu_bar: bool | None | Unset
+    show_timeline_in_day_view: bool | None | Unset
+    show_timer_in_menu_bar: bool | None | Unset
+    show_today_total_in_menu_bar: bool | None | Unset
+    show_total_billable_hours: bool | None | Unset
+    show_weekend_on_timer_page: bool | None | Unset
+    show_workouts_in_calendar: bool | None | Unset
+    sleep_behaviour: str | None | Unset
+    smart_alerts_option: str | None | Unset
+    snowball_report_rounding: str | None | Unset
+    stack_times_on_manual_mode_after: str | None | Unset
+    start_automatically: bool | None | Unset
+    start_shortcut_mode: str | None | Unset
+    stop_at_specific_time: bool | None | Unset
+    stop_automatically: bool | None | Unset
+    stop_entry_on_shutdown: bool | None | Unset
+    stop_specified_time: str | None | Unset
+    stopped_timer_notification_enabled: bool | None | Unset
+    suggestions_enabled: bool | None | Unset
+    summary_report_amounts: str | None | Unset
+    summary_report_distinct_rates: bool | None | Unset
+    summary_report_grouping: str | None | Unset
+    summary_report_sort_asc: bool | None | Unset
+    summary_report_sort_field: str | None | Unset
+    summary_report_sub_grouping: str | None | Unset
+    summary_total_mode: str | None | Unset
+    tags_shortcut_enabled: bool | None | Unset
+    theme: str | None | Unset
+    time_entry_display_mode: str | None | Unset
+    time_entry_ghost_suggestions_enabled: bool | None | Unset
+    time_entry_invitations_notification_enabled: bool | None | Unset
+    time_entry_start_stop_input_mode: str | None | Unset
+    timeofday_format: str | None | Unset
+    timer_view: str | None | Unset
+    timer_view_mobile: str | None | Unset
+    tos_accept_needed: bool | None | Unset
+    use_mini_timer: bool | None | Unset
+    visible_footer: str | None | Unset
+    web_time_entry_started: bool | None | Unset
+    web_time_entry_stopped: bool | None | Unset
+    weekly_report_grouping: str | None | Unset
+    weekly_report_value_to_show: str | None | Unset
+    windows_auto_tracking_rules: Sequence[WindowsAutoTrackingRule | Mapping[str, Any]] | None | Unset
+    windows_show_hide_toggl_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
+    windows_stop_continue_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
+    windows_stop_start_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
+    windows_theme: str | None | Unset
+    workout_default_project: ProjectRef | Mapping[str, Any] | None | Unset
+    workout_default_project_id: int | None | Unset
+    workout_default_tag: TagRef | Mapping[str, Any] | None | Unset
+    workout_default_tag_id: int | None | Unset
+    extra: Mapping[str, Any]
+
+
+@attrs.define(slots=True, init=False, repr=False)
 class PreferencesUpdate(UpdateModel):
     """A partial update of a user's preferences, for ``POST /me/preferences``.
 
-    Every field defaults to :data:`~toggl_prefs.UNSET` and is then not sent; ``None`` is sent as
-    JSON ``null``. Values are type-checked on construction and on assignment.
+    Every field reads as :data:`~toggl_prefs.UNSET` until set, and only set fields are sent;
+    ``None`` is sent as JSON ``null``. Values are type-checked when given and when assigned;
+    unknown names raise ``TypeError`` naming the closest field.
     """
 
-    activity_timeline_display_activity: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``activity_timeline_display_activity``"""
-    activity_timeline_grouping_interval: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``activity_timeline_grouping_interval``"""
-    activity_timeline_grouping_method: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``activity_timeline_grouping_method``"""
-    activity_timeline_recording_level: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``activity_timeline_recording_level``"""
-    activity_timeline_sync_events: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``activity_timeline_sync_events``"""
-    alpha_features: list[AlphaFeature] | None | Unset = attrs.field(default=UNSET, converter=_to_alpha_feature_list)
-    """``alpha_features``; omitted by the server when empty"""
-    analytics_advanced_filters: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``analyticsAdvancedFilters``; omitted by the server when empty"""
-    auto_tracker_delay_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``auto_tracker_delay_enabled``"""
-    auto_tracker_delay_in_seconds: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``auto_tracker_delay_in_seconds``"""
-    automatic_tagging: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``automatic_tagging``"""
-    autotracking_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``autotracking_enabled``"""
-    beginning_of_week: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``beginningOfWeek``; omitted by the server when empty"""
-    calendar_snap_duration: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``calendar_snap_duration``"""
-    calendar_snap_initial_location: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``calendar_snap_initial_location``"""
-    calendar_visible_hours_end: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``calendar_visible_hours_end``"""
-    calendar_visible_hours_start: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``calendar_visible_hours_start``"""
-    calendar_zoom_level: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``calendar_zoom_level``"""
-    cell_swipe_actions_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``cell_swipe_actions_enabled``"""
-    charts_view_type: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``charts_view_type``"""
-    collapse_detailed_report_entries: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``collapseDetailedReportEntries``; omitted by the server when empty"""
-    collapse_time_entries: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``collapseTimeEntries``; omitted by the server when empty"""
-    dashboards_view_type: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``dashboards_view_type``"""
-    date_format: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``date_format``"""
-    decimal_separator: dict[str, Any] | None | Unset = attrs.field(default=UNSET, validator=check(Kind.DICT))
-    """``decimal_separator``; omitted by the server when empty"""
-    default_project_id: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``default_project_id``"""
-    default_project_task: ProjectTask | None | Unset = attrs.field(default=UNSET, converter=_to_project_task)
-    """``default_project_task``"""
-    default_task_id: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``default_task_id``"""
-    display_density: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``displayDensity``; omitted by the server when empty"""
-    distinct_rates: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``distinctRates``; omitted by the server when empty"""
-    duration_format: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``duration_format``"""
-    duration_format_on_timer_duration_field: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``duration_format_on_timer_duration_field``"""
-    edit_popup_integration_timer: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``edit_popup_integration_timer``"""
-    extension_send_error_reports: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``extension_send_error_reports``"""
-    extension_send_usage_statistics: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``extension_send_usage_statistics``"""
-    first_seen_business_promo: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``firstSeenBusinessPromo``; omitted by the server when empty"""
-    focus_app_on_time_entry_started: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``focus_app_on_time_entry_started``"""
-    focus_app_on_time_entry_stopped: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``focus_app_on_time_entry_stopped``"""
-    haptic_feedback_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``haptic_feedback_enabled``"""
-    hide_keyboard_shortcut: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``hide_keyboard_shortcut``; omitted by the server when empty"""
-    hide_sidebar_right: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``hide_sidebar_right``"""
-    idle_detection_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``idle_detection_enabled``"""
-    idle_detection_interval_in_minutes: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``idle_detection_interval_in_minutes``"""
-    inactivity_behavior: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``inactivity_behavior``"""
-    ios_is_goals_view_shown: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``ios_is_goals_view_shown``"""
-    is_goals_view_expanded: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``is_goals_view_expanded``"""
-    is_goals_view_shown: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``is_goals_view_shown``"""
-    is_summary_total_view_visible: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``is_summary_total_view_visible``"""
-    keep_mini_timer_on_top: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``keep_mini_timer_on_top``"""
-    keep_window_on_top: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``keep_window_on_top``"""
-    keyboard_increment_timer_page: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``keyboard_increment_timer_page``"""
-    keyboard_shortcuts_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``keyboard_shortcuts_enabled``; omitted by the server when empty"""
-    keyboard_shortcuts_share_time_entries: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``keyboard_shortcuts_share_time_entries``"""
-    mac_is_goals_view_shown: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``mac_is_goals_view_shown``"""
-    macos_auto_tracking_rules: list[MacOSAutoTrackingRule] | None | Unset = attrs.field(default=UNSET, converter=_to_mac_osauto_tracking_rule_list)
-    """``macos_auto_tracking_rules``"""
-    macos_show_hide_toggl_keyboard_shortcut: KeyboardShortcut | None | Unset = attrs.field(default=UNSET, converter=_to_keyboard_shortcut)
-    """``macos_show_hide_toggl_keyboard_shortcut``"""
-    macos_stop_continue_keyboard_shortcut: KeyboardShortcut | None | Unset = attrs.field(default=UNSET, converter=_to_keyboard_shortcut)
-    """``macos_stop_continue_keyboard_shortcut``"""
-    manual_entry_mode: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``manualEntryMode``; omitted by the server when empty"""
-    manual_mode: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``manualMode``; omitted by the server when empty"""
-    manual_mode_overlay_seen: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``manualModeOverlaySeen``; omitted by the server when empty"""
-    modify_on_start_time_change: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``modify_on_start_time_change``"""
-    offline_mode: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``offlineMode``; omitted by the server when empty"""
-    pg_time_zone_name: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``pg_time_zone_name``"""
-    pomodoro_auto_start_break: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``pomodoro_auto_start_break``"""
-    pomodoro_auto_start_focus: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``pomodoro_auto_start_focus``"""
-    pomodoro_break_interval_in_minutes: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``pomodoro_break_interval_in_minutes``"""
-    pomodoro_break_project: ProjectRef | None | Unset = attrs.field(default=UNSET, converter=_to_project_ref)
-    """``pomodoro_break_project``"""
-    pomodoro_break_project_id: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``pomodoro_break_project_id``"""
-    pomodoro_break_start_sound_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``pomodoro_break_start_sound_enabled``"""
-    pomodoro_break_tag: TagRef | None | Unset = attrs.field(default=UNSET, converter=_to_tag_ref)
-    """``pomodoro_break_tag``"""
-    pomodoro_break_tag_id: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``pomodoro_break_tag_id``"""
-    pomodoro_countdown_timer: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``pomodoro_countdown_timer``"""
-    pomodoro_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``pomodoro_enabled``"""
-    pomodoro_focus_interval_in_minutes: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``pomodoro_focus_interval_in_minutes``"""
-    pomodoro_focus_sound: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``pomodoro_focus_sound``"""
-    pomodoro_global_sound_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``pomodoro_global_sound_enabled``"""
-    pomodoro_interval_end_sound: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``pomodoro_interval_end_sound``"""
-    pomodoro_interval_end_volume: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``pomodoro_interval_end_volume``"""
-    pomodoro_longer_break_duration_in_minutes: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``pomodoro_longer_break_duration_in_minutes``"""
-    pomodoro_prevent_screen_lock: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``pomodoro_prevent_screen_lock``"""
-    pomodoro_rounds_before_longer_break: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``pomodoro_rounds_before_longer_break``"""
-    pomodoro_session_start_sound_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``pomodoro_session_start_sound_enabled``"""
-    pomodoro_show_notifications: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``pomodoro_show_notifications``"""
-    pomodoro_stop_timer_at_interval_end: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``pomodoro_stop_timer_at_interval_end``"""
-    pomodoro_track_breaks_as_time_entries: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``pomodoro_track_breaks_as_time_entries``"""
-    project_dashboard_activity_mode: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``projectDashboardActivityMode``; omitted by the server when empty"""
-    project_shortcut_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``project_shortcut_enabled``"""
-    record_timeline: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``record_timeline``"""
-    remember_last_project: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``remember_last_project``"""
-    reminder_days: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``reminder_days``"""
-    reminder_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``reminder_enabled``"""
-    reminder_interval_in_minutes: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``reminder_interval_in_minutes``"""
-    reminder_period: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``reminder_period``"""
-    reminder_snoozing_in_minutes: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``reminder_snoozing_in_minutes``"""
-    report_rounding: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``reportRounding``; omitted by the server when empty"""
-    report_rounding_direction: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``reportRoundingDirection``; omitted by the server when empty"""
-    report_rounding_step_in_minutes: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``reportRoundingStepInMinutes``; omitted by the server when empty"""
-    reports_hide_weekends: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``reportsHideWeekends``; omitted by the server when empty"""
-    run_app_on_startup: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``run_app_on_startup``"""
-    running_entry_warning: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``running_entry_warning``"""
-    running_timer_notification_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``running_timer_notification_enabled``"""
-    seen_follow_modal: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``seenFollowModal``; omitted by the server when empty"""
-    seen_footer_popup: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``seenFooterPopup``; omitted by the server when empty"""
-    seen_project_dashboard_overlay: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``seenProjectDashboardOverlay``; omitted by the server when empty"""
-    seen_toggl_button_modal: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``seenTogglButtonModal``; omitted by the server when empty"""
-    send_added_to_project_notification: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``send_added_to_project_notification``"""
-    send_daily_project_invites: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``send_daily_project_invites``"""
-    send_product_emails: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``send_product_emails``"""
-    send_product_release_notification: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``send_product_release_notification``"""
-    send_system_message_notification: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``send_system_message_notification``"""
-    send_timer_notifications: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``send_timer_notifications``"""
-    send_weekly_report: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``send_weekly_report``"""
-    sharing_shortcut_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``sharing_shortcut_enabled``"""
-    show_time_in_title: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``showTimeInTitle``; omitted by the server when empty"""
-    show_all_entries: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``show_all_entries``"""
-    show_changelog: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``show_changelog``"""
-    show_description_in_menu_bar: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``show_description_in_menu_bar``"""
-    show_dock_icon: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``show_dock_icon``"""
-    show_events_in_calendar: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``show_events_in_calendar``"""
-    show_project_in_menu_bar: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``show_project_in_menu_bar``"""
-    show_qr_scanner: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``show_qr_scanner``"""
-    show_seconds_in_menu_bar: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``show_seconds_in_menu_bar``"""
-    show_timeline_in_day_view: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``show_timeline_in_day_view``; omitted by the server when empty"""
-    show_timer_in_menu_bar: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``show_timer_in_menu_bar``"""
-    show_today_total_in_menu_bar: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``show_today_total_in_menu_bar``"""
-    show_total_billable_hours: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``show_total_billable_hours``; omitted by the server when empty"""
-    show_weekend_on_timer_page: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``show_weekend_on_timer_page``; omitted by the server when empty"""
-    show_workouts_in_calendar: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``show_workouts_in_calendar``"""
-    sleep_behaviour: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``sleep_behaviour``"""
-    smart_alerts_option: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``smart_alerts_option``"""
-    snowball_report_rounding: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``snowballReportRounding``; omitted by the server when empty"""
-    stack_times_on_manual_mode_after: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``stack_times_on_manual_mode_after``"""
-    start_automatically: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``start_automatically``"""
-    start_shortcut_mode: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``start_shortcut_mode``"""
-    stop_at_specific_time: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``stop_at_specific_time``"""
-    stop_automatically: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``stop_automatically``"""
-    stop_entry_on_shutdown: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``stop_entry_on_shutdown``"""
-    stop_specified_time: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``stop_specified_time``"""
-    stopped_timer_notification_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``stopped_timer_notification_enabled``"""
-    suggestions_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``suggestions_enabled``"""
-    summary_report_amounts: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``summaryReportAmounts``; omitted by the server when empty"""
-    summary_report_distinct_rates: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``summaryReportDistinctRates``; omitted by the server when empty"""
-    summary_report_grouping: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``summaryReportGrouping``; omitted by the server when empty"""
-    summary_report_sort_asc: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``summaryReportSortAsc``; omitted by the server when empty"""
-    summary_report_sort_field: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``summaryReportSortField``; omitted by the server when empty"""
-    summary_report_sub_grouping: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``summaryReportSubGrouping``; omitted by the server when empty"""
-    summary_total_mode: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``summary_total_mode``"""
-    tags_shortcut_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``tags_shortcut_enabled``"""
-    theme: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``theme``; omitted by the server when empty"""
-    time_entry_display_mode: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``time_entry_display_mode``"""
-    time_entry_ghost_suggestions_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``time_entry_ghost_suggestions_enabled``"""
-    time_entry_invitations_notification_enabled: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``time_entry_invitations_notification_enabled``"""
-    time_entry_start_stop_input_mode: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``time_entry_start_stop_input_mode``"""
-    timeofday_format: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``timeofday_format``"""
-    timer_view: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``timerView``; omitted by the server when empty"""
-    timer_view_mobile: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``timerViewMobile``; omitted by the server when empty"""
-    tos_accept_needed: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``toSAcceptNeeded``; read-only; ToSAcceptNeeded represents the trigger for new ToS accept dialog"""
-    use_mini_timer: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``use_mini_timer``"""
-    visible_footer: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``visibleFooter``; omitted by the server when empty"""
-    web_time_entry_started: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``webTimeEntryStarted``; omitted by the server when empty"""
-    web_time_entry_stopped: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``webTimeEntryStopped``; omitted by the server when empty"""
-    weekly_report_grouping: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``weeklyReportGrouping``; omitted by the server when empty"""
-    weekly_report_value_to_show: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``weeklyReportValueToShow``; omitted by the server when empty"""
-    windows_auto_tracking_rules: list[WindowsAutoTrackingRule] | None | Unset = attrs.field(default=UNSET, converter=_to_windows_auto_tracking_rule_list)
-    """``windows_auto_tracking_rules``"""
-    windows_show_hide_toggl_keyboard_shortcut: KeyboardShortcut | None | Unset = attrs.field(default=UNSET, converter=_to_keyboard_shortcut)
-    """``windows_show_hide_toggl_keyboard_shortcut``"""
-    windows_stop_continue_keyboard_shortcut: KeyboardShortcut | None | Unset = attrs.field(default=UNSET, converter=_to_keyboard_shortcut)
-    """``windows_stop_continue_keyboard_shortcut``"""
-    windows_stop_start_keyboard_shortcut: KeyboardShortcut | None | Unset = attrs.field(default=UNSET, converter=_to_keyboard_shortcut)
-    """``windows_stop_start_keyboard_shortcut``"""
-    windows_theme: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``windows_theme``"""
-    workout_default_project: ProjectRef | None | Unset = attrs.field(default=UNSET, converter=_to_project_ref)
-    """``workout_default_project``"""
-    workout_default_project_id: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``workout_default_project_id``"""
-    workout_default_tag: TagRef | None | Unset = attrs.field(default=UNSET, converter=_to_tag_ref)
-    """``workout_default_tag``"""
-    workout_default_tag_id: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``workout_default_tag_id``"""
-    extra: dict[str, Any] = attrs.field(factory=dict, validator=check(Kind.DICT))
-    """Wire keys the model does not know yet, sent verbatim."""
+    def __init__(self, **fields: Unpack[PreferencesUpdateFields]) -> None:
+        super().__init__(**fields)
 
-    __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
+    activity_timeline_display_activity = Field[bool, bool]('activity_timeline_display_activity', Kind.BOOL, doc='``activity_timeline_display_activity``')
+    activity_timeline_grouping_interval = Field[str, str]('activity_timeline_grouping_interval', Kind.STR, doc='``activity_timeline_grouping_interval``')
+    activity_timeline_grouping_method = Field[str, str]('activity_timeline_grouping_method', Kind.STR, doc='``activity_timeline_grouping_method``')
+    activity_timeline_recording_level = Field[str, str]('activity_timeline_recording_level', Kind.STR, doc='``activity_timeline_recording_level``')
+    activity_timeline_sync_events = Field[bool, bool]('activity_timeline_sync_events', Kind.BOOL, doc='``activity_timeline_sync_events``')
+    alpha_features = Field[list[AlphaFeature], Sequence[AlphaFeature | Mapping[str, Any]]]('alpha_features', Kind.OBJECT_LIST, AlphaFeature, doc='``alpha_features``; omitted by the server when empty')
+    analytics_advanced_filters = Field[bool, bool]('analyticsAdvancedFilters', Kind.BOOL, doc='``analyticsAdvancedFilters``; omitted by the server when empty')
+    auto_tracker_delay_enabled = Field[bool, bool]('auto_tracker_delay_enabled', Kind.BOOL, doc='``auto_tracker_delay_enabled``')
+    auto_tracker_delay_in_seconds = Field[int, int]('auto_tracker_delay_in_seconds', Kind.INT, doc='``auto_tracker_delay_in_seconds``')
+    automatic_tagging = Field[bool, bool]('automatic_tagging', Kind.BOOL, doc='``automatic_tagging``')
+    autotracking_enabled = Field[bool, bool]('autotracking_enabled', Kind.BOOL, doc='``autotracking_enabled``')
+    beginning_of_week = Field[int, int]('beginningOfWeek', Kind.INT, doc='``beginningOfWeek``; omitted by the server when empty')
+    calendar_snap_duration = Field[str, str]('calendar_snap_duration', Kind.STR, doc='``calendar_snap_duration``')
+    calendar_snap_initial_location = Field[str, str]('calendar_snap_initial_location', Kind.STR, doc='``calendar_snap_initial_location``')
+    calendar_visible_hours_end = Field[int, int]('calendar_visible_hours_end', Kind.INT, doc='``calendar_visible_hours_end``')
+    calendar_visible_hours_start = Field[int, int]('calendar_visible_hours_start', Kind.INT, doc='``calendar_visible_hours_start``')
+    calendar_zoom_level = Field[str, str]('calendar_zoom_level', Kind.STR, doc='``calendar_zoom_level``')
+    cell_swipe_actions_enabled = Field[bool, bool]('cell_swipe_actions_enabled', Kind.BOOL, doc='``cell_swipe_actions_enabled``')
+    charts_view_type = Field[str, str]('charts_view_type', Kind.STR, doc='``charts_view_type``')
+    collapse_detailed_report_entries = Field[bool, bool]('collapseDetailedReportEntries', Kind.BOOL, doc='``collapseDetailedReportEntries``; omitted by the server when empty')
+    collapse_time_entries = Field[bool, bool]('collapseTimeEntries', Kind.BOOL, doc='``collapseTimeEntries``; omitted by the server when empty')
+    dashboards_view_type = Field[str, str]('dashboards_view_type', Kind.STR, doc='``dashboards_view_type``')
+    date_format = Field[str, str]('date_format', Kind.STR, doc='``date_format``')
+    decimal_separator = Field[dict[str, Any], dict[str, Any]]('decimal_separator', Kind.DICT, doc='``decimal_separator``; omitted by the server when empty')
+    default_project_id = Field[int, int]('default_project_id', Kind.INT, doc='``default_project_id``')
+    default_project_task = Field[ProjectTask, ProjectTask | Mapping[str, Any]]('default_project_task', Kind.OBJECT, ProjectTask, doc='``default_project_task``')
+    default_task_id = Field[int, int]('default_task_id', Kind.INT, doc='``default_task_id``')
+    display_density = Field[str, str]('displayDensity', Kind.STR, doc='``displayDensity``; omitted by the server when empty')
+    distinct_rates = Field[str, str]('distinctRates', Kind.STR, doc='``distinctRates``; omitted by the server when empty')
+    duration_format = Field[str, str]('duration_format', Kind.STR, doc='``duration_format``')
+    duration_format_on_timer_duration_field = Field[bool, bool]('duration_format_on_timer_duration_field', Kind.BOOL, doc='``duration_format_on_timer_duration_field``')
+    edit_popup_integration_timer = Field[bool, bool]('edit_popup_integration_timer', Kind.BOOL, doc='``edit_popup_integration_timer``')
+    extension_send_error_reports = Field[bool, bool]('extension_send_error_reports', Kind.BOOL, doc='``extension_send_error_reports``')
+    extension_send_usage_statistics = Field[bool, bool]('extension_send_usage_statistics', Kind.BOOL, doc='``extension_send_usage_statistics``')
+    first_seen_business_promo = Field[int, int]('firstSeenBusinessPromo', Kind.INT, doc='``firstSeenBusinessPromo``; omitted by the server when empty')
+    focus_app_on_time_entry_started = Field[bool, bool]('focus_app_on_time_entry_started', Kind.BOOL, doc='``focus_app_on_time_entry_started``')
+    focus_app_on_time_entry_stopped = Field[bool, bool]('focus_app_on_time_entry_stopped', Kind.BOOL, doc='``focus_app_on_time_entry_stopped``')
+    haptic_feedback_enabled = Field[bool, bool]('haptic_feedback_enabled', Kind.BOOL, doc='``haptic_feedback_enabled``')
+    hide_keyboard_shortcut = Field[bool, bool]('hide_keyboard_shortcut', Kind.BOOL, doc='``hide_keyboard_shortcut``; omitted by the server when empty')
+    hide_sidebar_right = Field[bool, bool]('hide_sidebar_right', Kind.BOOL, doc='``hide_sidebar_right``')
+    idle_detection_enabled = Field[bool, bool]('idle_detection_enabled', Kind.BOOL, doc='``idle_detection_enabled``')
+    idle_detection_interval_in_minutes = Field[int, int]('idle_detection_interval_in_minutes', Kind.INT, doc='``idle_detection_interval_in_minutes``')
+    inactivity_behavior = Field[str, str]('inactivity_behavior', Kind.STR, doc='``inactivity_behavior``')
+    ios_is_goals_view_shown = Field[bool, bool]('ios_is_goals_view_shown', Kind.BOOL, doc='``ios_is_goals_view_shown``')
+    is_goals_view_expanded = Field[bool, bool]('is_goals_view_expanded', Kind.BOOL, doc='``is_goals_view_expanded``')
+    is_goals_view_shown = Field[bool, bool]('is_goals_view_shown', Kind.BOOL, doc='``is_goals_view_shown``')
+    is_summary_total_view_visible = Field[bool, bool]('is_summary_total_view_visible', Kind.BOOL, doc='``is_summary_total_view_visible``')
+    keep_mini_timer_on_top = Field[bool, bool]('keep_mini_timer_on_top', Kind.BOOL, doc='``keep_mini_timer_on_top``')
+    keep_window_on_top = Field[bool, bool]('keep_window_on_top', Kind.BOOL, doc='``keep_window_on_top``')
+    keyboard_increment_timer_page = Field[int, int]('keyboard_increment_timer_page', Kind.INT, doc='``keyboard_increment_timer_page``')
+    keyboard_shortcuts_enabled = Field[bool, bool]('keyboard_shortcuts_enabled', Kind.BOOL, doc='``keyboard_shortcuts_enabled``; omitted by the server when empty')
+    keyboard_shortcuts_share_time_entries = Field[bool, bool]('keyboard_shortcuts_share_time_entries', Kind.BOOL, doc='``keyboard_shortcuts_share_time_entries``')
+    mac_is_goals_view_shown = Field[bool, bool]('mac_is_goals_view_shown', Kind.BOOL, doc='``mac_is_goals_view_shown``')
+    macos_auto_tracking_rules = Field[list[MacOSAutoTrackingRule], Sequence[MacOSAutoTrackingRule | Mapping[str, Any]]]('macos_auto_tracking_rules', Kind.OBJECT_LIST, MacOSAutoTrackingRule, doc='``macos_auto_tracking_rules``')
+    macos_show_hide_toggl_keyboard_shortcut = Field[KeyboardShortcut, KeyboardShortcut | Mapping[str, Any]]('macos_show_hide_toggl_keyboard_shortcut', Kind.OBJECT, KeyboardShortcut, doc='``macos_show_hide_toggl_keyboard_shortcut``')
+    macos_stop_continue_keyboard_shortcut = Field[KeyboardShortcut, KeyboardShortcut | Mapping[str, Any]]('macos_stop_continue_keyboard_shortcut', Kind.OBJECT, KeyboardShortcut, doc='``macos_stop_continue_keyboard_shortcut``')
+    manual_entry_mode = Field[str, str]('manualEntryMode', Kind.STR, doc='``manualEntryMode``; omitted by the server when empty')
+    manual_mode = Field[bool, bool]('manualMode', Kind.BOOL, doc='``manualMode``; omitted by the server when empty')
+    manual_mode_overlay_seen = Field[bool, bool]('manualModeOverlaySeen', Kind.BOOL, doc='``manualModeOverlaySeen``; omitted by the server when empty')
+    modify_on_start_time_change = Field[str, str]('modify_on_start_time_change', Kind.STR, doc='``modify_on_start_time_change``')
+    offline_mode = Field[str, str]('offlineMode', Kind.STR, doc='``offlineMode``; omitted by the server when empty')
+    pg_time_zone_name = Field[str, str]('pg_time_zone_name', Kind.STR, doc='``pg_time_zone_name``')
+    pomodoro_auto_start_break = Field[bool, bool]('pomodoro_auto_start_break', Kind.BOOL, doc='``pomodoro_auto_start_break``')
+    pomodoro_auto_start_focus = Field[bool, bool]('pomodoro_auto_start_focus', Kind.BOOL, doc='``pomodoro_auto_start_focus``')
+    pomodoro_break_interval_in_minutes = Field[int, int]('pomodoro_break_interval_in_minutes', Kind.INT, doc='``pomodoro_break_interval_in_minutes``')
+    pomodoro_break_project = Field[ProjectRef, ProjectRef | Mapping[str, Any]]('pomodoro_break_project', Kind.OBJECT, ProjectRef, doc='``pomodoro_break_project``')
+    pomodoro_break_project_id = Field[int, int]('pomodoro_break_project_id', Kind.INT, doc='``pomodoro_break_project_id``')
+    pomodoro_break_start_sound_enabled = Field[bool, bool]('pomodoro_break_start_sound_enabled', Kind.BOOL, doc='``pomodoro_break_start_sound_enabled``')
+    pomodoro_break_tag = Field[TagRef, TagRef | Mapping[str, Any]]('pomodoro_break_tag', Kind.OBJECT, TagRef, doc='``pomodoro_break_tag``')
+    pomodoro_break_tag_id = Field[int, int]('pomodoro_break_tag_id', Kind.INT, doc='``pomodoro_break_tag_id``')
+    pomodoro_countdown_timer = Field[bool, bool]('pomodoro_countdown_timer', Kind.BOOL, doc='``pomodoro_countdown_timer``')
+    pomodoro_enabled = Field[bool, bool]('pomodoro_enabled', Kind.BOOL, doc='``pomodoro_enabled``')
+    pomodoro_focus_interval_in_minutes = Field[int, int]('pomodoro_focus_interval_in_minutes', Kind.INT, doc='``pomodoro_focus_interval_in_minutes``')
+    pomodoro_focus_sound = Field[str, str]('pomodoro_focus_sound', Kind.STR, doc='``pomodoro_focus_sound``')
+    pomodoro_global_sound_enabled = Field[bool, bool]('pomodoro_global_sound_enabled', Kind.BOOL, doc='``pomodoro_global_sound_enabled``')
+    pomodoro_interval_end_sound = Field[bool, bool]('pomodoro_interval_end_sound', Kind.BOOL, doc='``pomodoro_interval_end_sound``')
+    pomodoro_interval_end_volume = Field[int, int]('pomodoro_interval_end_volume', Kind.INT, doc='``pomodoro_interval_end_volume``')
+    pomodoro_longer_break_duration_in_minutes = Field[int, int]('pomodoro_longer_break_duration_in_minutes', Kind.INT, doc='``pomodoro_longer_break_duration_in_minutes``')
+    pomodoro_prevent_screen_lock = Field[bool, bool]('pomodoro_prevent_screen_lock', Kind.BOOL, doc='``pomodoro_prevent_screen_lock``')
+    pomodoro_rounds_before_longer_break = Field[int, int]('pomodoro_rounds_before_longer_break', Kind.INT, doc='``pomodoro_rounds_before_longer_break``')
+    pomodoro_session_start_sound_enabled = Field[bool, bool]('pomodoro_session_start_sound_enabled', Kind.BOOL, doc='``pomodoro_session_start_sound_enabled``')
+    pomodoro_show_notifications = Field[bool, bool]('pomodoro_show_notifications', Kind.BOOL, doc='``pomodoro_show_notifications``')
+    pomodoro_stop_timer_at_interval_end = Field[bool, bool]('pomodoro_stop_timer_at_interval_end', Kind.BOOL, doc='``pomodoro_stop_timer_at_interval_end``')
+    pomodoro_track_breaks_as_time_entries = Field[bool, bool]('pomodoro_track_breaks_as_time_entries', Kind.BOOL, doc='``pomodoro_track_breaks_as_time_entries``')
+    project_dashboard_activity_mode = Field[str, str]('projectDashboardActivityMode', Kind.STR, doc='``projectDashboardActivityMode``; omitted by the server when empty')
+    project_shortcut_enabled = Field[bool, bool]('project_shortcut_enabled', Kind.BOOL, doc='``project_shortcut_enabled``')
+    record_timeline = Field[bool, bool]('record_timeline', Kind.BOOL, doc='``record_timeline``')
+    remember_last_project = Field[str, str]('remember_last_project', Kind.STR, doc='``remember_last_project``')
+    reminder_days = Field[str, str]('reminder_days', Kind.STR, doc='``reminder_days``')
+    reminder_enabled = Field[bool, bool]('reminder_enabled', Kind.BOOL, doc='``reminder_enabled``')
+    reminder_interval_in_minutes = Field[int, int]('reminder_interval_in_minutes', Kind.INT, doc='``reminder_interval_in_minutes``')
+    reminder_period = Field[str, str]('reminder_period', Kind.STR, doc='``reminder_period``')
+    reminder_snoozing_in_minutes = Field[int, int]('reminder_snoozing_in_minutes', Kind.INT, doc='``reminder_snoozing_in_minutes``')
+    report_rounding = Field[bool, bool]('reportRounding', Kind.BOOL, doc='``reportRounding``; omitted by the server when empty')
+    report_rounding_direction = Field[str, str]('reportRoundingDirection', Kind.STR, doc='``reportRoundingDirection``; omitted by the server when empty')
+    report_rounding_step_in_minutes = Field[int, int]('reportRoundingStepInMinutes', Kind.INT, doc='``reportRoundingStepInMinutes``; omitted by the server when empty')
+    reports_hide_weekends = Field[bool, bool]('reportsHideWeekends', Kind.BOOL, doc='``reportsHideWeekends``; omitted by the server when empty')
+    run_app_on_startup = Field[bool, bool]('run_app_on_startup', Kind.BOOL, doc='``run_app_on_startup``')
+    running_entry_warning = Field[str, str]('running_entry_warning', Kind.STR, doc='``running_entry_warning``')
+    running_timer_notification_enabled = Field[bool, bool]('running_timer_notification_enabled', Kind.BOOL, doc='``running_timer_notification_enabled``')
+    seen_follow_modal = Field[bool, bool]('seenFollowModal', Kind.BOOL, doc='``seenFollowModal``; omitted by the server when empty')
+    seen_footer_popup = Field[bool, bool]('seenFooterPopup', Kind.BOOL, doc='``seenFooterPopup``; omitted by the server when empty')
+    seen_project_dashboard_overlay = Field[bool, bool]('seenProjectDashboardOverlay', Kind.BOOL, doc='``seenProjectDashboardOverlay``; omitted by the server when empty')
+    seen_toggl_button_modal = Field[bool, bool]('seenTogglButtonModal', Kind.BOOL, doc='``seenTogglButtonModal``; omitted by the server when empty')
+    send_added_to_project_notification = Field[bool, bool]('send_added_to_project_notification', Kind.BOOL, doc='``send_added_to_project_notification``')
+    send_daily_project_invites = Field[bool, bool]('send_daily_project_invites', Kind.BOOL, doc='``send_daily_project_invites``')
+    send_product_emails = Field[bool, bool]('send_product_emails', Kind.BOOL, doc='``send_product_emails``')
+    send_product_release_notification = Field[bool, bool]('send_product_release_notification', Kind.BOOL, doc='``send_product_release_notification``')
+    send_system_message_notification = Field[bool, bool]('send_system_message_notification', Kind.BOOL, doc='``send_system_message_notification``')
+    send_timer_notifications = Field[bool, bool]('send_timer_notifications', Kind.BOOL, doc='``send_timer_notifications``')
+    send_weekly_report = Field[bool, bool]('send_weekly_report', Kind.BOOL, doc='``send_weekly_report``')
+    sharing_shortcut_enabled = Field[bool, bool]('sharing_shortcut_enabled', Kind.BOOL, doc='``sharing_shortcut_enabled``')
+    show_time_in_title = Field[bool, bool]('showTimeInTitle', Kind.BOOL, doc='``showTimeInTitle``; omitted by the server when empty')
+    show_all_entries = Field[bool, bool]('show_all_entries', Kind.BOOL, doc='``show_all_entries``')
+    show_changelog = Field[bool, bool]('show_changelog', Kind.BOOL, doc='``show_changelog``')
+    show_description_in_menu_bar = Field[bool, bool]('show_description_in_menu_bar', Kind.BOOL, doc='``show_description_in_menu_bar``')
+    show_dock_icon = Field[bool, bool]('show_dock_icon', Kind.BOOL, doc='``show_dock_icon``')
+    show_events_in_calendar = Field[bool, bool]('show_events_in_calendar', Kind.BOOL, doc='``show_events_in_calendar``')
+    show_project_in_menu_bar = Field[bool, bool]('show_project_in_menu_bar', Kind.BOOL, doc='``show_project_in_menu_bar``')
+    show_qr_scanner = Field[bool, bool]('show_qr_scanner', Kind.BOOL, doc='``show_qr_scanner``')
+    show_seconds_in_menu_bar = Field[bool, bool]('show_seconds_in_menu_bar', Kind.BOOL, doc='``show_seconds_in_menu_bar``')
+    show_timeline_in_day_view = Field[bool, bool]('show_timeline_in_day_view', Kind.BOOL, doc='``show_timeline_in_day_view``; omitted by the server when empty')
+    show_timer_in_menu_bar = Field[bool, bool]('show_timer_in_menu_bar', Kind.BOOL, doc='``show_timer_in_menu_bar``')
+    show_today_total_in_menu_bar = Field[bool, bool]('show_today_total_in_menu_bar', Kind.BOOL, doc='``show_today_total_in_menu_bar``')
+    show_total_billable_hours = Field[bool, bool]('show_total_billable_hours', Kind.BOOL, doc='``show_total_billable_hours``; omitted by the server when empty')
+    show_weekend_on_timer_page = Field[bool, bool]('show_weekend_on_timer_page', Kind.BOOL, doc='``show_weekend_on_timer_page``; omitted by the server when empty')
+    show_workouts_in_calendar = Field[bool, bool]('show_workouts_in_calendar', Kind.BOOL, doc='``show_workouts_in_calendar``')
+    sleep_behaviour = Field[str, str]('sleep_behaviour', Kind.STR, doc='``sleep_behaviour``')
+    smart_alerts_option = Field[str, str]('smart_alerts_option', Kind.STR, doc='``smart_alerts_option``')
+    snowball_report_rounding = Field[str, str]('snowballReportRounding', Kind.STR, doc='``snowballReportRounding``; omitted by the server when empty')
+    stack_times_on_manual_mode_after = Field[str, str]('stack_times_on_manual_mode_after', Kind.STR, doc='``stack_times_on_manual_mode_after``')
+    start_automatically = Field[bool, bool]('start_automatically', Kind.BOOL, doc='``start_automatically``')
+    start_shortcut_mode = Field[str, str]('start_shortcut_mode', Kind.STR, doc='``start_shortcut_mode``')
+    stop_at_specific_time = Field[bool, bool]('stop_at_specific_time', Kind.BOOL, doc='``stop_at_specific_time``')
+    stop_automatically = Field[bool, bool]('stop_automatically', Kind.BOOL, doc='``stop_automatically``')
+    stop_entry_on_shutdown = Field[bool, bool]('stop_entry_on_shutdown', Kind.BOOL, doc='``stop_entry_on_shutdown``')
+    stop_specified_time = Field[str, str]('stop_specified_time', Kind.STR, doc='``stop_specified_time``')
+    stopped_timer_notification_enabled = Field[bool, bool]('stopped_timer_notification_enabled', Kind.BOOL, doc='``stopped_timer_notification_enabled``')
+    suggestions_enabled = Field[bool, bool]('suggestions_enabled', Kind.BOOL, doc='``suggestions_enabled``')
+    summary_report_amounts = Field[str, str]('summaryReportAmounts', Kind.STR, doc='``summaryReportAmounts``; omitted by the server when empty')
+    summary_report_distinct_rates = Field[bool, bool]('summaryReportDistinctRates', Kind.BOOL, doc='``summaryReportDistinctRates``; omitted by the server when empty')
+    summary_report_grouping = Field[str, str]('summaryReportGrouping', Kind.STR, doc='``summaryReportGrouping``; omitted by the server when empty')
+    summary_report_sort_asc = Field[bool, bool]('summaryReportSortAsc', Kind.BOOL, doc='``summaryReportSortAsc``; omitted by the server when empty')
+    summary_report_sort_field = Field[str, str]('summaryReportSortField', Kind.STR, doc='``summaryReportSortField``; omitted by the server when empty')
+    summary_report_sub_grouping = Field[str, str]('summaryReportSubGrouping', Kind.STR, doc='``summaryReportSubGrouping``; omitted by the server when empty')
+    summary_total_mode = Field[str, str]('summary_total_mode', Kind.STR, doc='``summary_total_mode``')
+    tags_shortcut_enabled = Field[bool, bool]('tags_shortcut_enabled', Kind.BOOL, doc='``tags_shortcut_enabled``')
+    theme = Field[str, str]('theme', Kind.STR, doc='``theme``; omitted by the server when empty')
+    time_entry_display_mode = Field[str, str]('time_entry_display_mode', Kind.STR, doc='``time_entry_display_mode``')
+    time_entry_ghost_suggestions_enabled = Field[bool, bool]('time_entry_ghost_suggestions_enabled', Kind.BOOL, doc='``time_entry_ghost_suggestions_enabled``')
+    time_entry_invitations_notification_enabled = Field[bool, bool]('time_entry_invitations_notification_enabled', Kind.BOOL, doc='``time_entry_invitations_notification_enabled``')
+    time_entry_start_stop_input_mode = Field[str, str]('time_entry_start_stop_input_mode', Kind.STR, doc='``time_entry_start_stop_input_mode``')
+    timeofday_format = Field[str, str]('timeofday_format', Kind.STR, doc='``timeofday_format``')
+    timer_view = Field[str, str]('timerView', Kind.STR, doc='``timerView``; omitted by the server when empty')
+    timer_view_mobile = Field[str, str]('timerViewMobile', Kind.STR, doc='``timerViewMobile``; omitted by the server when empty')
+    tos_accept_needed = Field[bool, bool]('toSAcceptNeeded', Kind.BOOL, doc='``toSAcceptNeeded``; read-only; ToSAcceptNeeded represents the trigger for new ToS accept dialog')
+    use_mini_timer = Field[bool, bool]('use_mini_timer', Kind.BOOL, doc='``use_mini_timer``')
+    visible_footer = Field[str, str]('visibleFooter', Kind.STR, doc='``visibleFooter``; omitted by the server when empty')
+    web_time_entry_started = Field[bool, bool]('webTimeEntryStarted', Kind.BOOL, doc='``webTimeEntryStarted``; omitted by the server when empty')
+    web_time_entry_stopped = Field[bool, bool]('webTimeEntryStopped', Kind.BOOL, doc='``webTimeEntryStopped``; omitted by the server when empty')
+    weekly_report_grouping = Field[str, str]('weeklyReportGrouping', Kind.STR, doc='``weeklyReportGrouping``; omitted by the server when empty')
+    weekly_report_value_to_show = Field[str, str]('weeklyReportValueToShow', Kind.STR, doc='``weeklyReportValueToShow``; omitted by the server when empty')
+    windows_auto_tracking_rules = Field[list[WindowsAutoTrackingRule], Sequence[WindowsAutoTrackingRule | Mapping[str, Any]]]('windows_auto_tracking_rules', Kind.OBJECT_LIST, WindowsAutoTrackingRule, doc='``windows_auto_tracking_rules``')
+    windows_show_hide_toggl_keyboard_shortcut = Field[KeyboardShortcut, KeyboardShortcut | Mapping[str, Any]]('windows_show_hide_toggl_keyboard_shortcut', Kind.OBJECT, KeyboardShortcut, doc='``windows_show_hide_toggl_keyboard_shortcut``')
+    windows_stop_continue_keyboard_shortcut = Field[KeyboardShortcut, KeyboardShortcut | Mapping[str, Any]]('windows_stop_continue_keyboard_shortcut', Kind.OBJECT, KeyboardShortcut, doc='``windows_stop_continue_keyboard_shortcut``')
+    windows_stop_start_keyboard_shortcut = Field[KeyboardShortcut, KeyboardShortcut | Mapping[str, Any]]('windows_stop_start_keyboard_shortcut', Kind.OBJECT, KeyboardShortcut, doc='``windows_stop_start_keyboard_shortcut``')
+    windows_theme = Field[str, str]('windows_theme', Kind.STR, doc='``windows_theme``')
+    workout_default_project = Field[ProjectRef, ProjectRef | Mapping[str, Any]]('workout_default_project', Kind.OBJECT, ProjectRef, doc='``workout_default_project``')
+    workout_default_project_id = Field[int, int]('workout_default_project_id', Kind.INT, doc='``workout_default_project_id``')
+    workout_default_tag = Field[TagRef, TagRef | Mapping[str, Any]]('workout_default_tag', Kind.OBJECT, TagRef, doc='``workout_default_tag``')
+    workout_default_tag_id = Field[int, int]('workout_default_tag_id', Kind.INT, doc='``workout_default_tag_id``')
 
 
 @attrs.define(slots=True, kw_only=True, repr=False)
@@ -1044,38 +975,44 @@ class WorkspacePreferences(Model):
     __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
 
 
-@attrs.define(slots=True, kw_only=True, repr=False)
+class WorkspacePreferencesUpdateFields(TypedDict, total=False):
+    """The keyword arguments of :class:`WorkspacePreferencesUpdate`."""
+
+    disable_approvals: bool | None | Unset
+    disable_expenses: bool | None | Unset
+    disable_timesheet_view: bool | None | Unset
+    hide_start_end_times: bool | None | Unset
+    inc_tos_accepted_at: str | None | Unset
+    inc_tos_accepted_by: int | None | Unset
+    initial_pricing_plan: int | None | Unset
+    report_locked_at: str | None | Unset
+    single_sign_on: bool | None | Unset
+    sso_requested_at: str | None | Unset
+    extra: Mapping[str, Any]
+
+
+@attrs.define(slots=True, init=False, repr=False)
 class WorkspacePreferencesUpdate(UpdateModel):
     """A partial update of a workspace's preferences, for ``POST /workspaces/{id}/preferences``.
 
-    Every field defaults to :data:`~toggl_prefs.UNSET` and is then not sent; ``None`` is sent as
-    JSON ``null``. Values are type-checked on construction and on assignment.
+    Every field reads as :data:`~toggl_prefs.UNSET` until set, and only set fields are sent;
+    ``None`` is sent as JSON ``null``. Values are type-checked when given and when assigned;
+    unknown names raise ``TypeError`` naming the closest field.
     """
 
-    disable_approvals: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``disable_approvals``; Completely hides the approvals feature in this workspace"""
-    disable_expenses: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``disable_expenses``; Completely hides the expenses feature in this workspace"""
-    disable_timesheet_view: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``disable_timesheet_view``; Whether timesheet view is disabled for this workspace"""
-    hide_start_end_times: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``hide_start_end_times``; This workspace works with duration only time entries"""
-    inc_tos_accepted_at: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``inc_tos_accepted_at``; Time of acceptance of the terms of service"""
-    inc_tos_accepted_by: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``inc_tos_accepted_by``; User ID who accepted the terms of service"""
-    initial_pricing_plan: int | None | Unset = attrs.field(default=UNSET, validator=check(Kind.INT))
-    """``initial_pricing_plan``; Pricing plan ID"""
-    report_locked_at: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``report_locked_at``; Date on which "Lock Time Entries" feature was enabled"""
-    single_sign_on: bool | None | Unset = attrs.field(default=UNSET, validator=check(Kind.BOOL))
-    """``single_sign_on``; Whether SSO is enabled for this workspace"""
-    sso_requested_at: str | None | Unset = attrs.field(default=UNSET, validator=check(Kind.STR))
-    """``sso_requested_at``; Date on which SSO was requested"""
-    extra: dict[str, Any] = attrs.field(factory=dict, validator=check(Kind.DICT))
-    """Wire keys the model does not know yet, sent verbatim."""
+    def __init__(self, **fields: Unpack[WorkspacePreferencesUpdateFields]) -> None:
+        super().__init__(**fields)
 
-    __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
+    disable_approvals = Field[bool, bool]('disable_approvals', Kind.BOOL, doc='``disable_approvals``; Completely hides the approvals feature in this workspace')
+    disable_expenses = Field[bool, bool]('disable_expenses', Kind.BOOL, doc='``disable_expenses``; Completely hides the expenses feature in this workspace')
+    disable_timesheet_view = Field[bool, bool]('disable_timesheet_view', Kind.BOOL, doc='``disable_timesheet_view``; Whether timesheet view is disabled for this workspace')
+    hide_start_end_times = Field[bool, bool]('hide_start_end_times', Kind.BOOL, doc='``hide_start_end_times``; This workspace works with duration only time entries')
+    inc_tos_accepted_at = Field[str, str]('inc_tos_accepted_at', Kind.STR, doc='``inc_tos_accepted_at``; Time of acceptance of the terms of service')
+    inc_tos_accepted_by = Field[int, int]('inc_tos_accepted_by', Kind.INT, doc='``inc_tos_accepted_by``; User ID who accepted the terms of service')
+    initial_pricing_plan = Field[int, int]('initial_pricing_plan', Kind.INT, doc='``initial_pricing_plan``; Pricing plan ID')
+    report_locked_at = Field[str, str]('report_locked_at', Kind.STR, doc='``report_locked_at``; Date on which "Lock Time Entries" feature was enabled')
+    single_sign_on = Field[bool, bool]('single_sign_on', Kind.BOOL, doc='``single_sign_on``; Whether SSO is enabled for this workspace')
+    sso_requested_at = Field[str, str]('sso_requested_at', Kind.STR, doc='``sso_requested_at``; Date on which SSO was requested')
 
 
 AlphaFeature.__toggl_fields__ = (
@@ -1506,5 +1443,7 @@ WorkspacePreferencesUpdate.__toggl_fields__ = (
 READ_ONLY_FIELDS: frozenset[str] = frozenset(['tos_accept_needed'])
 """Attribute names of user preferences the server refuses to set."""
 PreferencesUpdate.__toggl_read_only__ = READ_ONLY_FIELDS
+PreferencesUpdate.__toggl_by_attr__ = {s.attr: s for s in PreferencesUpdate.__toggl_fields__}
+WorkspacePreferencesUpdate.__toggl_by_attr__ = {s.attr: s for s in WorkspacePreferencesUpdate.__toggl_fields__}
 OMITTED_IF_EMPTY: frozenset[str] = frozenset(['alpha_features', 'analyticsAdvancedFilters', 'beginningOfWeek', 'collapseDetailedReportEntries', 'collapseTimeEntries', 'decimal_separator', 'displayDensity', 'distinctRates', 'firstSeenBusinessPromo', 'hide_keyboard_shortcut', 'keyboard_shortcuts_enabled', 'manualEntryMode', 'manualMode', 'manualModeOverlaySeen', 'offlineMode', 'projectDashboardActivityMode', 'reportRounding', 'reportRoundingDirection', 'reportRoundingStepInMinutes', 'reportsHideWeekends', 'seenFollowModal', 'seenFooterPopup', 'seenProjectDashboardOverlay', 'seenTogglButtonModal', 'showTimeInTitle', 'show_timeline_in_day_view', 'show_total_billable_hours', 'show_weekend_on_timer_page', 'snowballReportRounding', 'summaryReportAmounts', 'summaryReportDistinctRates', 'summaryReportGrouping', 'summaryReportSortAsc', 'summaryReportSortField', 'summaryReportSubGrouping', 'theme', 'timerView', 'timerViewMobile', 'visibleFooter', 'webTimeEntryStarted', 'webTimeEntryStopped', 'weeklyReportGrouping', 'weeklyReportValueToShow'])
 """Documented keys of user preferences the server leaves out when their value is empty."""

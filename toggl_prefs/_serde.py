@@ -16,7 +16,6 @@ import orjson
 from cattrs.preconf.orjson import make_converter
 
 from ._fieldspec import FieldSpec, Kind
-from ._unset import UNSET
 from .errors import ResponseDecodeError
 
 log = logging.getLogger("toggl_prefs")
@@ -244,14 +243,12 @@ def make_unstructure_hook(cls: type) -> Callable[[Any], dict[str, Any]]:
 
 def make_update_unstructure_hook(cls: type) -> Callable[[Any], dict[str, Any]]:
     """Update → wire dict of exactly the fields that were set, ``None`` included (JSON null)."""
-    plan = [(s.attr, s.wire, _encoder(s)) for s in cls.__toggl_fields__]  # type: ignore[attr-defined]
+    plan = {s.attr: (s.wire, _encoder(s)) for s in cls.__toggl_fields__}  # type: ignore[attr-defined]
 
     def unstructure(obj: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for attr, wire, encode in plan:
-            value = getattr(obj, attr)
-            if value is UNSET:
-                continue
+        for attr, value in obj._values.items():
+            wire, encode = plan[attr]
             out[wire] = value if encode is None or value is None else encode(value)
         if obj.extra:
             out.update(obj.extra)

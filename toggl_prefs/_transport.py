@@ -9,7 +9,6 @@ import time
 from collections.abc import Mapping
 
 import aiohttp
-import attrs
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -28,11 +27,8 @@ DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 USER_AGENT = f"toggl-prefs/{__version__} aiohttp/{aiohttp.__version__}"
 
 
-@attrs.frozen
-class Response:
-    status: int
-    headers: CIMultiDictProxy[str] | Mapping[str, str]
-    body: bytes
+Response = tuple[int, "CIMultiDictProxy[str] | Mapping[str, str]", bytes]
+"""(status, headers, body) of one answer."""
 
 
 def new_session(limit: int = 100) -> aiohttp.ClientSession:
@@ -134,7 +130,7 @@ class Transport:
                 len(data),
                 (time.perf_counter() - started) * 1000,
             )
-        return Response(status, headers, data)
+        return status, headers, data
 
     async def _read(self, resp: aiohttp.ClientResponse, method: str, url: str) -> bytes:
         length = resp.content_length

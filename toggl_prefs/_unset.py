@@ -12,6 +12,8 @@ class _UnsetType(enum.Enum):
     def __repr__(self) -> str:
         return "UNSET"
 
+    __str__ = __repr__
+
     def __bool__(self) -> bool:
         # ``if update.field:`` must not treat "not set" as a truthy value.
         return False

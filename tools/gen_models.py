@@ -157,54 +157,46 @@ def read_model(name: str, doc: str, fields: list[Field]) -> list[str]:
 
 
 def update_model(name: str, doc: str, fields: list[Field]) -> list[str]:
+    def accepts(f: Field) -> str:
+        if f.kind == "Kind.OBJECT":
+            return f"{f.py} | Mapping[str, Any]"
+        if f.kind == "Kind.OBJECT_LIST":
+            return f"Sequence[{f.nested} | Mapping[str, Any]]"
+        if f.kind == "Kind.INT_LIST":
+            return "Sequence[int]"
+        return f.py
+
     out = [
         "",
         "",
-        "@attrs.define(slots=True, kw_only=True, repr=False)",
+        f"class {name}Fields(TypedDict, total=False):",
+        f'    """The keyword arguments of :class:`{name}`."""',
+        "",
+    ]
+    out += [f"    {f.attr}: {accepts(f)} | None | Unset" for f in fields]
+    out.append("    extra: Mapping[str, Any]")
+    out += [
+        "",
+        "",
+        "@attrs.define(slots=True, init=False, repr=False)",
         f"class {name}(UpdateModel):",
         f'    """{doc}',
         "",
-        "    Every field defaults to :data:`~toggl_prefs.UNSET` and is then not sent; ``None`` is sent as",
-        "    JSON ``null``. Values are type-checked on construction and on assignment.",
+        "    Every field reads as :data:`~toggl_prefs.UNSET` until set, and only set fields are sent;",
+        "    ``None`` is sent as JSON ``null``. Values are type-checked when given and when assigned;",
+        "    unknown names raise ``TypeError`` naming the closest field.",
         '    """',
+        "",
+        f"    def __init__(self, **fields: Unpack[{name}Fields]) -> None:",
+        "        super().__init__(**fields)",
         "",
     ]
     for f in fields:
-        if f.nested and f.kind == "Kind.OBJECT":
-            conv = f", converter=_to_{snake(f.nested)}"
-            py = f"{f.py} | None | Unset"
-            check = ""
-        elif f.nested:
-            conv = f", converter=_to_{snake(f.nested)}_list"
-            py = f"{f.py} | None | Unset"
-            check = ""
-        else:
-            conv = ""
-            py = f"{f.py} | None | Unset"
-            check = f", validator=check({f.kind})"
-        out.append(f"    {f.attr}: {py} = attrs.field(default=UNSET{check}{conv})")
-        out.append(f'    """{doc_line(f)}"""')
-    out.append("    extra: dict[str, Any] = attrs.field(factory=dict, validator=check(Kind.DICT))")
-    out.append('    """Wire keys the model does not know yet, sent verbatim."""')
-    out.append("")
-    out.append("    __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()")
+        nested = f", {f.nested}" if f.nested else ""
+        out.append(
+            f"    {f.attr} = Field[{f.py}, {accepts(f)}]({f.wire!r}, {f.kind}{nested}, doc={doc_line(f)!r})"
+        )
     return out
-
-
-def converters(name: str) -> list[str]:
-    fn = snake(name)
-    return [
-        "",
-        "",
-        f"def _to_{fn}(value: {name} | Mapping[str, Any] | None | Unset) -> {name} | None | Unset:",
-        f"    return nested_value(value, {name})",
-        "",
-        "",
-        f"def _to_{fn}_list(",
-        f"    value: Iterable[{name} | Mapping[str, Any]] | None | Unset,",
-        f") -> list[{name}] | None | Unset:",
-        f"    return nested_list(value, {name})",
-    ]
 
 
 def specs(name: str, fields: list[Field]) -> list[str]:
@@ -225,14 +217,17 @@ def render() -> str:
         "",
         "from __future__ import annotations",
         "",
-        "from collections.abc import Iterable, Mapping",
-        "from typing import Any, ClassVar",
+        "from collections.abc import Mapping, Sequence",
+        "from typing import TYPE_CHECKING, Any, ClassVar, TypedDict",
         "",
         "import attrs",
         "",
-        "from ._base import Model, UpdateModel, check, nested_list, nested_value",
+        "from ._base import Field, Model, UpdateModel",
         "from ._fieldspec import FieldSpec, Kind",
-        "from ._unset import UNSET, Unset",
+        "from ._unset import Unset",
+        "",
+        "if TYPE_CHECKING:",
+        "    from typing_extensions import Unpack",
         "",
         "__all__ = [",
     ]
@@ -240,14 +235,15 @@ def render() -> str:
         *order,
         "UserPreferences",
         "PreferencesUpdate",
+        "PreferencesUpdateFields",
         "WorkspacePreferences",
         "WorkspacePreferencesUpdate",
+        "WorkspacePreferencesUpdateFields",
     ]
     lines += [f'    "{n}",' for n in public]
     lines.append("]")
     for name in order:
         lines += read_model(name, NESTED_DOC[name], classes[name])
-        lines += converters(name)
     ws_read = ws
     ws_write = [f for f in ws if f.wire != "logo"]
     lines += read_model(
@@ -281,6 +277,8 @@ def render() -> str:
     lines.append(f"READ_ONLY_FIELDS: frozenset[str] = frozenset({sorted(snake(w) for w in READ_ONLY)!r})")
     lines.append('"""Attribute names of user preferences the server refuses to set."""')
     lines.append("PreferencesUpdate.__toggl_read_only__ = READ_ONLY_FIELDS")
+    for name in ("PreferencesUpdate", "WorkspacePreferencesUpdate"):
+        lines.append(f"{name}.__toggl_by_attr__ = {{s.attr: s for s in {name}.__toggl_fields__}}")
     omitted = sorted(f.wire for f in user if f.omitted_if_empty)
     lines.append(f"OMITTED_IF_EMPTY: frozenset[str] = frozenset({omitted!r})")
     lines.append('"""Documented keys of user preferences the server leaves out when their value is empty."""')
