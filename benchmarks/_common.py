@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -22,16 +23,41 @@ class Row:
     higher_is_better: bool = False
     spread: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    paired_ratio: float | None = None
+    """Where measured in alternating pairs: the median of the per-pair ratios (steadier)."""
 
     @property
     def ratio(self) -> float | None:
         """ours / reference, in the unit's own sense (see ``higher_is_better``)."""
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         if not self.reference:
             return None
         return self.ours / self.reference
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ratio": self.ratio}
+
+
+def cores() -> tuple[int | None, int | None]:
+    """(client core, server core): the benchmark process and the server each get their own core
+    where there are two; otherwise threads of one process spread over the server's core too and
+    the numbers measure the scheduler, not the code."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
+
+
+def pin(cpu: int | None) -> None:
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+
+
+_ALL = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def unpin() -> None:
+    if _ALL:
+        os.sched_setaffinity(0, set(_ALL))
 
 
 def timed(fn: Callable[[], Any], number: int, repeat: int) -> tuple[float, float]:

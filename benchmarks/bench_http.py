@@ -17,7 +17,7 @@ import aiohttp
 import orjson
 
 import toggl_prefs as tp
-from benchmarks._common import Row
+from benchmarks._common import Row, cores, pin, unpin
 
 HERE = Path(__file__).resolve().parent
 AUTH = {"Authorization": tp.ApiToken("bench-token").header()}
@@ -79,7 +79,9 @@ async def drive(call: Callable[[], Awaitable[Any]], total: int, concurrency: int
 
 async def measure(
     server: ServerProcess, body: str, concurrency: int, total: int, method: str, rounds: int
-) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+) -> dict[str, Any]:
+    """Alternate raw and ours for ``rounds`` paired rounds; report medians and the median of the
+    per-round throughput ratios (pairs share the machine's state, so their ratio is steadier)."""
     url = server.url(body) + "/me/preferences"
     payload = orjson.dumps({"pomodoro_enabled": False})
     async with (
@@ -101,32 +103,31 @@ async def measure(
                 return await client.get_preferences()
             return await client.update_preferences(pomodoro_enabled=False)
 
-        await drive(raw, 50, min(concurrency, 16))  # warm both pools
-        await drive(ours, 50, min(concurrency, 16))
-        results: dict[str, list[dict[str, float]]] = {"raw": [], "ours": []}
-        cpu: dict[str, float] = {"client": 0.0, "server": 0.0}
-        for _ in range(rounds):  # alternate, so that drift on a shared machine hits both alike
+        await drive(raw, 100, min(concurrency, 16))  # warm both pools
+        await drive(ours, 100, min(concurrency, 16))
+        runs: dict[str, list[dict[str, float]]] = {"raw": [], "ours": []}
+        for _ in range(rounds):
             for name, call in (("raw", raw), ("ours", ours)):
-                t0, s0 = time.process_time(), server.cpu_seconds()
-                results[name].append(await drive(call, total, concurrency))
-                if name == "ours":
-                    cpu["client"] += time.process_time() - t0
-                    cpu["server"] += server.cpu_seconds() - s0
-    pick = {name: _median_run(runs) for name, runs in results.items()}
-    return pick["ours"], pick["raw"], cpu
-
-
-def _median_run(runs: list[dict[str, float]]) -> dict[str, float]:
-    rps = statistics.median(r["rps"] for r in runs)
-    return min(runs, key=lambda r: abs(r["rps"] - rps))
+                cpu0, server0 = time.process_time(), server.cpu_seconds()
+                result = await drive(call, total, concurrency)
+                result["client_cpu_us"] = (time.process_time() - cpu0) / total * 1e6
+                result["server_cpu_us"] = (server.cpu_seconds() - server0) / total * 1e6
+                runs[name].append(result)
+    ratios = [o["rps"] / r["rps"] for o, r in zip(runs["ours"], runs["raw"], strict=True)]
+    summary: dict[str, Any] = {
+        "ratio": statistics.median(ratios),
+        "spread": (max(ratios) - min(ratios)) / 2 / statistics.median(ratios),
+    }
+    for name, values in runs.items():
+        for key in values[0]:
+            summary[f"{name}_{key}"] = statistics.median(v[key] for v in values)
+    return summary
 
 
 def run(scale: float = 1.0) -> list[Row]:
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    client_cpu, server_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
-    if client_cpu is not None:
-        os.sched_setaffinity(0, {client_cpu})
     rows: list[Row] = []
+    client_cpu, server_cpu = cores()
+    pin(client_cpu)
     try:
         with ServerProcess(server_cpu) as server:
             plan = [
@@ -137,32 +138,25 @@ def run(scale: float = 1.0) -> list[Row]:
                 ("POST", "typical", 16, 3000),
             ]
             for method, body, concurrency, total in plan:
-                ours, raw, cpu = asyncio.run(
-                    measure(server, body, concurrency, max(concurrency, int(total * scale)), method, 3)
+                m = asyncio.run(
+                    measure(server, body, concurrency, max(concurrency, int(total * scale)), method, 5)
                 )
-                target = {("GET", "full", 16): ">= 0.75x", ("GET", "typical", 16): ">= 0.9x"}.get(
+                target = {("GET", "full", 16): ">= 0.75", ("GET", "typical", 16): ">= 0.9"}.get(
                     (method, body, concurrency), ""
                 )
-                rows.append(
-                    Row(
-                        f"{method} {body} body, concurrency {concurrency}",
-                        ours["rps"],
-                        "raw aiohttp + orjson",
-                        raw["rps"],
-                        "req/s",
-                        target,
-                        higher_is_better=True,
-                        extra={
-                            "ours_p50_ms": ours["p50_ms"],
-                            "ours_p99_ms": ours["p99_ms"],
-                            "raw_p50_ms": raw["p50_ms"],
-                            "raw_p99_ms": raw["p99_ms"],
-                            "client_cpu_s": cpu["client"],
-                            "server_cpu_s": cpu["server"],
-                        },
-                    )
+                row = Row(
+                    f"{method} {body} body, concurrency {concurrency}",
+                    m["ours_rps"],
+                    "raw aiohttp + orjson",
+                    m["raw_rps"],
+                    "req/s",
+                    target,
+                    higher_is_better=True,
+                    spread=m["spread"],
+                    extra={k: round(v, 3) for k, v in m.items()},
                 )
+                row.paired_ratio = m["ratio"]
+                rows.append(row)
     finally:
-        if cpus:
-            os.sched_setaffinity(0, set(cpus))
+        unpin()
     return rows

@@ -34,6 +34,14 @@ def _value(spec: FieldSpec, rng: random.Random) -> Any:
 def full_body(seed: int = 7) -> dict[str, Any]:
     rng = random.Random(seed)
     body = {s.wire: _value(s, rng) for s in tp.UserPreferences.__toggl_fields__}
+    # Values the server validates (FACTS.md), so that strict peers accept the body too.
+    body.update(
+        date_format="MM/DD/YYYY",
+        timeofday_format="h:mm A",
+        duration_format="improved",
+        beginningOfWeek=1,
+        pg_time_zone_name="Europe/Tallinn",
+    )
     body["alpha_features"] = [
         {
             "alpha_feature_id": i,
@@ -63,7 +71,20 @@ def typical_body() -> dict[str, Any]:
     }
 
 
+def live_full_body() -> dict[str, Any]:
+    """The full body with the casing live responses use for three keys (and that toggl-python needs)."""
+    body = full_body()
+    for documented, live in (
+        ("beginningOfWeek", "BeginningOfWeek"),
+        ("collapseTimeEntries", "CollapseTimeEntries"),
+        ("toSAcceptNeeded", "ToSAcceptNeeded"),
+    ):
+        body[live] = body.pop(documented)
+    return body
+
+
 FULL = orjson.dumps(full_body())
+LIVE_FULL = orjson.dumps(live_full_body())
 TYPICAL = orjson.dumps(typical_body())
 
 if __name__ == "__main__":

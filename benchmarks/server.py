@@ -13,7 +13,7 @@ from aiohttp import web
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.payloads import FULL, TYPICAL
+from benchmarks.payloads import FULL, LIVE_FULL, TYPICAL
 
 
 def make_app() -> web.Application:
@@ -23,12 +23,15 @@ def make_app() -> web.Application:
     async def get_typical(_: web.Request) -> web.Response:
         return web.Response(body=TYPICAL, content_type="application/json")
 
+    async def get_live_full(_: web.Request) -> web.Response:
+        return web.Response(body=LIVE_FULL, content_type="application/json")
+
     async def post(request: web.Request) -> web.Response:
         await request.read()
         return web.Response(body=b'"Successful operation."', content_type="application/json")
 
     app = web.Application()
-    for prefix, handler in (("full", get_full), ("typical", get_typical)):
+    for prefix, handler in (("full", get_full), ("typical", get_typical), ("live-full", get_live_full)):
         app.router.add_get(f"/{prefix}/api/v9/me/preferences", handler)
         app.router.add_post(f"/{prefix}/api/v9/me/preferences", post)
     return app

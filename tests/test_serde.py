@@ -240,19 +240,24 @@ def test_fast_path_and_careful_path_agree(d: dict[str, Any]) -> None:
     assert tp.UserPreferences.from_dict(d) == careful(d)
 
 
-def test_fast_path_is_taken_for_documented_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fast_path_is_taken_for_full_bodies_in_any_casing(monkeypatch: pytest.MonkeyPatch) -> None:
     from toggl_prefs import _serde
 
-    body = {s.wire: None for s in USER_SPECS} | {
-        "theme": "dark",
-        "beginningOfWeek": 2,
-        "alpha_features": [{"code": "a", "enabled": True}],
-    }
+    body: dict[str, Any] = {s.wire: None for s in USER_SPECS}
+    body |= {"theme": "dark", "beginningOfWeek": 2, "alpha_features": [{"code": "a", "enabled": True}]}
     hook = _serde.make_structure_hook(tp.UserPreferences)
     calls: list[Any] = []
     monkeypatch.setattr(_serde, "_careful_structure", lambda cls, specs: lambda d: calls.append(d))
     fast = _serde.make_structure_hook(tp.UserPreferences)
     assert fast(body, None) == hook(body, None)
+    live = {
+        ("Theme" if k == "theme" else "BeginningOfWeek" if k == "beginningOfWeek" else k): v
+        for k, v in body.items()
+    } | {"brand_new": [1]}
+    decoded = fast(live, None)  # other casings and unknown keys stay on the fast path
     assert calls == []
-    fast({"Theme": "dark"}, None)
-    assert calls == [{"Theme": "dark"}]
+    assert (decoded.theme, decoded.beginning_of_week, decoded.extra) == ("dark", 2, {"brand_new": [1]})
+    fast(body | {"Theme": "light"}, None)  # one field in two casings: the careful path
+    fast(body | {"theme": 1}, None)  # a wrong type: the careful path
+    fast({"theme": "dark"}, None)  # a sparse body: the careful loop visits only its keys
+    assert len(calls) == 3

@@ -34,8 +34,10 @@ class AsyncTogglClient:
     :param auth: :class:`ApiToken` or :class:`BasicAuth`; ``None`` reads ``TOGGL_API_TOKEN``, then
         ``TOGGL_EMAIL``/``TOGGL_PASSWORD``, and raises :class:`TogglConfigError` if neither is set.
     :param base_url: API root; must be https except on loopback hosts (a fake server).
-    :param timeout: seconds one attempt may spend on the wire: to connect, and again for the answer
-        to arrive. Waiting for the throttle or for a pooled connection does not count.
+    :param timeout: seconds allowed on the wire per attempt: to connect, and for each wait for the
+        server's next bytes (so a server that stalls or never answers fails the attempt). Waiting
+        for the throttle or for a pooled connection does not count; to bound a whole call, wrap it
+        in ``asyncio.timeout()``.
     :param retry: the :class:`RetryPolicy` for 5xx, 429 and transport errors.
     :param rate_limit: requests per second for this client (Toggl's safe rate is 1 per token);
         ``None`` turns the throttle off.

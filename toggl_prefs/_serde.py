@@ -127,10 +127,20 @@ def make_structure_hook(cls: type) -> Callable[[Any, Any], Any]:
         # None passes: a JSON null (or an absent key) leaves the attribute None, as in the careful path.
         **{f"{t.__name__}_": (t, type(None)) for t in (bool, int, str, dict, list)},
     }
+    namespace["split"] = _splitter(specs, namespace["wires"])
+    # The fast path visits every field; for a sparse body (a live GET carries ~10 of 171 keys) the
+    # careful loop, which visits only the keys present, is quicker.
+    namespace["sparse"] = len(specs) // 6 if len(specs) > 40 else 0
     lines = [
         "def structure(data, _=None):",
-        "    if type(data) is not dict or not data.keys() <= wires:",
+        "    if type(data) is not dict or len(data) < sparse:",
         "        return careful(data)",
+        "    source = data",
+        "    extra = {}",
+        "    if not data.keys() <= wires:",
+        "        data = split(data, extra)",
+        "        if data is None:",
+        "            return careful(source)",
         "    get = data.get",
         "    obj = new(cls)",
     ]
@@ -139,21 +149,44 @@ def make_structure_hook(cls: type) -> Callable[[Any, Any], Any]:
         lines.append(f"    {value} = get({spec.wire!r})")
         if spec.kind in _SCALAR_TYPES:
             lines.append(f"    if type({value}) not in {_SCALAR_TYPES[spec.kind].__name__}_:")
-            lines.append("        return careful(data)")
+            lines.append("        return careful(source)")
         else:
             _, _, json_type, convert = _decoder_entry(spec)
             namespace[f"convert{i}"] = convert
             lines.append(f"    if {value} is not None:")
             lines.append(f"        if type({value}) is not {json_type.__name__}:")
-            lines.append("            return careful(data)")
+            lines.append("            return careful(source)")
             lines.append(f"        {value} = convert{i}({value})")
             lines.append(f"        if {value} is BAD:")
-            lines.append("            return careful(data)")
+            lines.append("            return careful(source)")
         lines.append(f"    obj.{spec.attr} = {value}")
-    lines += ["    obj.extra = {}", "    return obj"]
+    lines += ["    obj.extra = extra", "    return obj"]
     exec("\n".join(lines), namespace)  # noqa: S102 - source built here from the model's own field table
     structure: Callable[[Any, Any], Any] = namespace["structure"]
     return structure
+
+
+def _splitter(specs: tuple[FieldSpec, ...], wires: frozenset[str]) -> Callable[[Any, Any], Any]:
+    """For a body with keys not spelled as documented: a copy with live casings (``BeginningOfWeek``)
+    renamed to the documented spelling and unknown keys moved into ``extra`` (in body order), or
+    ``None`` when one field comes in two casings (the careful path keeps both)."""
+    lower = {s.wire.lower(): s.wire for s in specs}
+
+    def split(data: dict[Any, Any], extra: dict[Any, Any]) -> dict[Any, Any] | None:
+        odd = data.keys() - wires
+        known = dict(data)
+        for key in [k for k in data if k in odd]:
+            value = known.pop(key)
+            wire = lower.get(key.lower()) if type(key) is str else None
+            if wire is None:
+                extra[key] = value
+            elif wire in known:
+                return None
+            else:
+                known[wire] = value
+        return known
+
+    return split
 
 
 def _careful_structure(cls: type, specs: tuple[FieldSpec, ...]) -> Callable[[Any], Any]:
@@ -220,24 +253,28 @@ def _encoder(spec: FieldSpec) -> Callable[[Any], Any] | None:
         return converter.get_unstructure_hook(spec.nested)
     if spec.kind is Kind.OBJECT_LIST:
         item = converter.get_unstructure_hook(spec.nested)
-        return lambda v: [item(x) for x in v]
+        return lambda v: list(map(item, v))
     return None
 
 
 def make_unstructure_hook(cls: type) -> Callable[[Any], dict[str, Any]]:
-    """Model → wire dict, omitting ``None`` (the server's "omitted if empty")."""
-    plan = [(s.attr, s.wire, _encoder(s)) for s in cls.__toggl_fields__]  # type: ignore[attr-defined]
-
-    def unstructure(obj: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for attr, wire, encode in plan:
-            value = getattr(obj, attr)
-            if value is not None:
-                out[wire] = value if encode is None else encode(value)
-        if obj.extra:
-            out.update(obj.extra)
-        return out
-
+    """Model → wire dict, omitting ``None`` (the server's "omitted if empty"): one generated
+    straight-line function per class, with nested encoders bound once."""
+    specs: tuple[FieldSpec, ...] = cls.__toggl_fields__  # type: ignore[attr-defined]
+    namespace: dict[str, Any] = {}
+    lines = ["def unstructure(obj):", "    out = {}"]
+    for i, spec in enumerate(specs):
+        encode = _encoder(spec)
+        lines.append(f"    v = obj.{spec.attr}")
+        lines.append("    if v is not None:")
+        if encode is None:
+            lines.append(f"        out[{spec.wire!r}] = v")
+        else:
+            namespace[f"encode{i}"] = encode
+            lines.append(f"        out[{spec.wire!r}] = encode{i}(v)")
+    lines += ["    if obj.extra:", "        out.update(obj.extra)", "    return out"]
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built here from the model's own field table
+    unstructure: Callable[[Any], dict[str, Any]] = namespace["unstructure"]
     return unstructure
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
 from collections.abc import Mapping
 
@@ -14,11 +13,6 @@ from yarl import URL
 
 from ._version import __version__
 from .errors import RequestTimeoutError, ResponseDecodeError, TogglConfigError, TransportError
-
-if sys.version_info >= (3, 11):
-    from asyncio import timeout as _deadline
-else:  # pragma: no cover - aiohttp depends on async-timeout before 3.11
-    from async_timeout import timeout as _deadline
 
 log = logging.getLogger("toggl_prefs")
 
@@ -58,6 +52,9 @@ class Transport:
             raise TogglConfigError(f"timeout must be a number of seconds > 0, not {timeout!r}")
         self.base = str(base_url)
         self.timeout = float(timeout)
+        # Bound the wire, not the queue: connecting, and every wait for the server's next bytes.
+        # aiohttp's ``total``/``connect`` would also count the wait for a pooled connection and the
+        # throttle, and expire requests queued behind a busy pool before they start.
         self._client_timeout = aiohttp.ClientTimeout(
             total=None, connect=None, sock_connect=self.timeout, sock_read=self.timeout
         )
@@ -112,8 +109,7 @@ class Transport:
                 allow_redirects=False,  # credentials must never follow a redirect to another host
                 timeout=self._client_timeout,
             ) as resp:
-                async with _deadline(self.timeout):
-                    data = await self._read(resp, method, url)
+                data = await self._read(resp, method, url)
                 status, headers = resp.status, resp.headers
         except asyncio.TimeoutError:
             raise RequestTimeoutError(
