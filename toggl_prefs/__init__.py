@@ -24,7 +24,7 @@ from ._generated import (
     WorkspacePreferencesUpdate,
 )
 from ._quota import Quota
-from ._retry import RetryPolicy
+from ._retry import RetryBudget, RetryPolicy
 from ._sync import TogglClient
 from ._unset import UNSET, Unset
 from ._urls import CLIENT_TYPES, DEFAULT_BASE_URL
@@ -83,6 +83,7 @@ __all__ = [
     "ReadOnlyFieldError",
     "RequestTimeoutError",
     "ResponseDecodeError",
+    "RetryBudget",
     "RetryPolicy",
     "ServerError",
     "TagRef",

@@ -76,6 +76,7 @@ class AsyncTogglClient:
             max_response_bytes=max_response_bytes,
         )
         self._quota = Quota()
+        self._attempts_made = 0  # all HTTP attempts, retries included (bulk results report them)
 
     def __repr__(self) -> str:
         return f"AsyncTogglClient(auth={self._auth!r}, base_url='{self.base_url}')"
@@ -212,6 +213,9 @@ class AsyncTogglClient:
         """One attempt: wait for the throttle, send, record the quota, type the failure."""
         if self._throttle is not None:
             await self._throttle.wait()
+        self._attempts_made += 1
+        if number == 1 and self.retry.budget is not None:
+            self.retry.budget.deposit()
         try:
             status, headers, body = await self._transport.send(method, path, params=params, body=data)
         except TogglError as exc:

@@ -23,6 +23,7 @@ from .._client import AsyncTogglClient
 from .._generated import PreferencesUpdate, UserPreferences, WorkspacePreferencesUpdate
 from .._urls import CLIENT_TYPES, DEFAULT_BASE_URL
 from .._version import __version__
+from ._bulk import add_bulk_parser, cmd_bulk
 from ._output import Printer
 from ._values import UsageError, parse_assignments
 
@@ -41,7 +42,7 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_API
     if isinstance(exc, e.TransportError):
         return EXIT_NETWORK
-    if isinstance(exc, (UsageError, e.TogglConfigError, TypeError, ValueError)):
+    if isinstance(exc, (UsageError, e.TogglConfigError, TypeError, ValueError, OSError)):
         return EXIT_USAGE
     return EXIT_ERROR
 
@@ -272,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accounts", type=_positive_int, default=3)
 
     add("demo", cmd_demo, "a guided tour on a built-in fake server (no token, no network)")
+    add_bulk_parser(sub, cmd_bulk)
     return parser
 
 
