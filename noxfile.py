@@ -1,4 +1,4 @@
-"""nox sessions: tests, lint, typecheck (and bench once benchmarks exist)."""
+"""nox sessions: tests, lint, typecheck; bench (not run by default: it takes minutes)."""
 
 from __future__ import annotations
 
@@ -25,3 +25,9 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 
 import toggl_prefs  # noqa: E402
-from benchmarks import bench_codec, bench_http, bench_memory, bench_sync  # noqa: E402
+from benchmarks import bench_bulk, bench_codec, bench_http, bench_memory, bench_sync  # noqa: E402
 from benchmarks._common import Row  # noqa: E402
 
 SUITES: dict[str, Callable[[float], list[Row]]] = {
@@ -30,6 +30,7 @@ SUITES: dict[str, Callable[[float], list[Row]]] = {
     "http": bench_http.run,
     "sync": bench_sync.run,
     "memory": bench_memory.run,
+    "bulk": bench_bulk.run,
 }
 
 
@@ -81,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="a short run (for smoke tests)")
+    parser.add_argument("--scale", type=float, help="work per benchmark, 1.0 = the full run")
     parser.add_argument("--only", default=",".join(SUITES), help=f"comma-separated: {', '.join(SUITES)}")
     parser.add_argument("--json", type=Path, help="where to write results (default benchmarks/results/)")
     args = parser.parse_args(argv)
-    scale = 0.05 if args.quick else 1.0
+    scale = args.scale if args.scale is not None else 0.05 if args.quick else 1.0
     rows: list[Row] = []
     started = time.time()
     for name in args.only.split(","):
