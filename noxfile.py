@@ -31,3 +31,18 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """A long soak (200,000 calls by default); the seeded CI soak is part of `tests`."""
+    session.install("-e", ".[test]")
+    calls = session.posargs[0] if session.posargs else "200000"
+    session.run("pytest", "-q", "tests/reliability/test_soak.py", env={"TOGGL_PREFS_SOAK_CALLS": calls})
+
+
+@nox.session
+def reliability_report(session: nox.Session) -> None:
+    """Regenerate RELIABILITY.md from a run of the reliability suite."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-q", "tests/reliability", env={"TOGGL_PREFS_RELIABILITY_REPORT": "RELIABILITY.md"})

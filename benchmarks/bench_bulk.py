@@ -41,7 +41,9 @@ asyncio.run(main())
 """
 
 
-def probe(base: str, op: str, count: int, concurrency: int, rate: float | None, cpu: int | None) -> dict[str, float]:
+def probe(
+    base: str, op: str, count: int, concurrency: int, rate: float | None, cpu: int | None
+) -> dict[str, float]:
     code = PROBE.format(root=str(ROOT), op=op, count=count, concurrency=concurrency, rate=rate, base=base)
     prefix = ["taskset", "-c", str(cpu)] if cpu is not None and shutil.which("taskset") else []
     result = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -62,12 +64,29 @@ def run(scale: float = 1.0) -> list[Row]:
         # `concurrency` accounts in flight, so the ideal is concurrency / (1/rate + one round trip).
         round_trip = 0.0015
         ideal = concurrency / (1 / rate + round_trip)
-        rows.append(Row(f"bulk apply (read + write), {count:,} accounts", count / applied["seconds"],
-                        "ideal schedule", ideal, "acc/s", ">= 0.8", higher_is_better=True,
-                        extra={"concurrency": concurrency, "rate_limit_per_account": rate, **applied}))
+        rows.append(
+            Row(
+                f"bulk apply (read + write), {count:,} accounts",
+                count / applied["seconds"],
+                "ideal schedule",
+                ideal,
+                "acc/s",
+                ">= 0.8",
+                higher_is_better=True,
+                extra={"concurrency": concurrency, "rate_limit_per_account": rate, **applied},
+            )
+        )
         small, large = max(1000, int(10_000 * scale)), max(10_000, int(100_000 * scale))
         peak_small = probe(base, "fetch", small, 128, None, client_cpu)["peak_rss_mb"]
         peak_large = probe(base, "fetch", large, 128, None, client_cpu)["peak_rss_mb"]
-        rows.append(Row(f"bulk peak RSS, {large:,} vs {small:,} accounts", peak_large, f"{small:,} accounts",
-                        peak_small, "MB", "<= 1.2"))
+        rows.append(
+            Row(
+                f"bulk peak RSS, {large:,} vs {small:,} accounts",
+                peak_large,
+                f"{small:,} accounts",
+                peak_small,
+                "MB",
+                "<= 1.2",
+            )
+        )
     return rows

@@ -25,6 +25,7 @@ class RawServer:
 
     def __init__(self) -> None:
         self.script: list[Handler] = []
+        self.keep = True  # keep each request and body for inspection (off for soaks)
         self.hits = 0
         self.seen: list[web.Request] = []
         self.bodies: list[bytes] = []
@@ -37,8 +38,9 @@ class RawServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.hits += 1
-        self.seen.append(request)
-        self.bodies.append(await request.read())
+        if self.keep:
+            self.seen.append(request)
+            self.bodies.append(await request.read())
         handler = self.script[min(self.hits, len(self.script)) - 1]
         return await handler(request)
 

@@ -317,3 +317,25 @@ def test_errors_pickle_round_trip() -> None:
     back = pickle.loads(pickle.dumps(err))  # noqa: S301 - our own object
     assert type(back) is tp.QuotaExceededError
     assert (back.status, back.resets_in, back.attempts, str(back)) == (402, 9, 2, str(err))
+
+
+async def test_a_cancelled_throttle_wait_gives_its_slot_back() -> None:
+    import asyncio
+
+    from toggl_prefs._throttle import Throttle
+
+    now = [100.0]
+    throttle = Throttle(1.0, clock=lambda: now[0])
+    await throttle.wait()  # goes at once, the next slot is at 101
+    waiter = asyncio.create_task(throttle.wait())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert throttle._free_at == 101.0  # given back: the next caller is not pushed to 102
+    first, second = asyncio.create_task(throttle.wait()), asyncio.create_task(throttle.wait())
+    await asyncio.sleep(0)
+    first.cancel()  # someone is queued behind: the slot stays spent
+    second.cancel()
+    await asyncio.gather(first, second, return_exceptions=True)
+    assert throttle._free_at == 102.0

@@ -16,8 +16,8 @@ def next_slot(now: float, free_at: float, interval: float) -> tuple[float, float
 class Throttle:
     """Spaces requests ``1/rate`` seconds apart. The first request goes at once.
 
-    A waiter that is cancelled keeps its slot spent: cheaper than re-planning everyone behind it,
-    and it can only make the client slower than the limit, never faster.
+    A cancelled waiter gives its slot back when nobody queued behind it; otherwise the slot stays
+    spent (re-planning everyone behind could only be wrong in the unsafe direction).
     """
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -31,4 +31,10 @@ class Throttle:
     async def wait(self) -> None:
         delay, self._free_at = next_slot(self._clock(), self._free_at, self._interval)
         if delay > 0:
-            await asyncio.sleep(delay)
+            reserved_until = self._free_at
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                if self._free_at == reserved_until:
+                    self._free_at -= self._interval
+                raise

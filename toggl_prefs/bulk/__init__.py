@@ -49,6 +49,7 @@ __all__ = [
     "iter_accounts",
     "load_accounts",
     "read_journal",
+    "sync",
     "write_accounts_csv",
 ]
 
@@ -318,3 +319,6 @@ async def clone_all(
         user_agent=user_agent,
     ):
         yield result
+
+
+from . import sync  # noqa: E402  - the blocking twins, importable as toggl_prefs.bulk.sync
