@@ -66,6 +66,16 @@ def reply(status: int = 200, body: bytes | str = b"{}", headers: dict[str, str] 
     return handler
 
 
+async def stall(request: web.Request) -> web.StreamResponse:
+    """Sends the headers and half a body, then goes quiet (bounded, so the server task ends)."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = 400
+    await response.prepare(request)
+    await response.write(b'{"theme": ')
+    await asyncio.sleep(3)
+    return response
+
+
 @pytest.fixture
 async def raw_server() -> AsyncIterator[RawServer]:
     server = RawServer()

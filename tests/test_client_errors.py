@@ -14,7 +14,7 @@ from aiohttp import web
 import toggl_prefs as tp
 from toggl_prefs.testing import FakeTogglServer
 
-from .conftest import TOKEN, MakeClient, RawServer, make_client, open_connections, reply
+from .conftest import TOKEN, MakeClient, RawServer, make_client, open_connections, reply, stall
 
 # -- every documented error, produced by the fake server, typed by the client -----------------
 
@@ -271,14 +271,6 @@ async def test_a_server_that_never_answers_times_out(raw_server: RawServer, make
 
 
 async def test_a_body_that_stalls_half_way_times_out(raw_server: RawServer, make: MakeClient) -> None:
-    async def stall(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        response.content_length = 100
-        await response.prepare(request)
-        await response.write(b'{"theme": ')
-        await asyncio.sleep(30)
-        return response  # pragma: no cover
-
     raw_server.script = [stall]
     async with make(raw_server.base_url, timeout=0.2, retry=tp.RetryPolicy(max_retries=0)) as client:
         with pytest.raises(tp.RequestTimeoutError):

@@ -17,9 +17,9 @@ from aiohttp import web
 
 import toggl_prefs as tp
 
-from ..conftest import RawServer, reply
+from ..conftest import RawServer, reply, stall
 from .conftest import TOKEN, record
-from .test_fault_matrix import client_tasks, stall
+from .test_fault_matrix import client_tasks
 
 OK = reply(200, b'{"theme": "ok"}')
 

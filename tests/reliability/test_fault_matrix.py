@@ -18,7 +18,7 @@ from aiohttp import web
 
 import toggl_prefs as tp
 
-from ..conftest import RawServer, reply
+from ..conftest import RawServer, reply, stall
 from .conftest import TOKEN, assert_no_secret, record
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -45,15 +45,6 @@ async def truncated(request: web.Request) -> web.StreamResponse:
 async def never(_: web.Request) -> web.StreamResponse:
     await asyncio.sleep(3)  # longer than the client waits (bounded, so the server task ends)
     return web.Response(body=OK_BODY)
-
-
-async def stall(request: web.Request) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
-    response.content_length = 400
-    await response.prepare(request)
-    await response.write(b'{"theme": ')
-    await asyncio.sleep(3)
-    return response
 
 
 async def gigantic(request: web.Request) -> web.StreamResponse:

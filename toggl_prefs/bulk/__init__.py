@@ -28,6 +28,7 @@ from yarl import URL
 from .._client import _DEFAULT_RETRY, AsyncTogglClient
 from .._generated import PreferencesUpdate, UserPreferences, WorkspacePreferences, WorkspacePreferencesUpdate
 from .._retry import RetryPolicy
+from .._targets import read_preferences, write_preferences
 from .._transport import DEFAULT_TIMEOUT
 from .._urls import DEFAULT_BASE_URL, check_base_url, check_client, check_workspace_id
 from ..errors import TogglError
@@ -94,33 +95,6 @@ def _options(
     return options
 
 
-async def _read(
-    client: AsyncTogglClient,
-    client_type: str | None,
-    workspace_id: int | None,
-    since: int | datetime | None = None,
-) -> Preferences:
-    if workspace_id is not None:
-        return await client.get_workspace_preferences(workspace_id)
-    if client_type is not None:
-        return await client.get_client_preferences(client_type, since=since)
-    return await client.get_preferences()
-
-
-async def _write(
-    client: AsyncTogglClient, client_type: str | None, workspace_id: int | None, update: Update
-) -> None:
-    if workspace_id is not None:
-        assert isinstance(update, WorkspacePreferencesUpdate)
-        await client.update_workspace_preferences(workspace_id, update)
-    elif client_type is not None:
-        assert isinstance(update, PreferencesUpdate)
-        await client.update_client_preferences(client_type, update)
-    else:
-        assert isinstance(update, PreferencesUpdate)
-        await client.update_preferences(update)
-
-
 def _target(client: str | None, workspace_id: int | None) -> tuple[str | None, int | None]:
     if client is not None and workspace_id is not None:
         raise ValueError("give client or workspace_id, not both")
@@ -168,7 +142,7 @@ async def fetch_all(
     )
 
     async def job(toggl: AsyncTogglClient, account: Account) -> BulkResult:
-        prefs = await _read(toggl, client_type, ws, since)
+        prefs = await read_preferences(toggl, client_type, ws, since)
         return BulkResult(account.key, ok=True, value=prefs, attempts=toggl._attempts_made)
 
     async for result in run_bulk(accounts, job, options):
@@ -234,7 +208,7 @@ async def apply_all(
     )
 
     async def job(toggl: AsyncTogglClient, account: Account) -> BulkResult:
-        current = await _read(toggl, client_type, ws)
+        current = await read_preferences(toggl, client_type, ws)
         wanted = update_for(current)
         if inspect.isawaitable(wanted):
             wanted = await wanted
@@ -244,7 +218,7 @@ async def apply_all(
         if diff is None or diff.is_empty():
             return BulkResult(account.key, ok=True, changed=False, attempts=toggl._attempts_made)
         if not dry_run:
-            await _write(toggl, client_type, ws, diff)
+            await write_preferences(toggl, diff, client_type, ws)
         return BulkResult(
             account.key, ok=True, value=diff, changed=True, attempts=toggl._attempts_made, dry_run=dry_run
         )
@@ -284,7 +258,7 @@ async def clone_all(
         session=session,
     ) as reader:
         try:
-            prefs = await _read(reader, client_type, None)
+            prefs = await read_preferences(reader, client_type)
         except TogglError as exc:
             raise TogglError(f"cannot read the source account {source.key!r}: {exc}") from exc
     update = PreferencesUpdate.from_preferences(prefs)

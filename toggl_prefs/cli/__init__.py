@@ -21,6 +21,7 @@ from .. import errors as e
 from .._auth import ApiToken, BasicAuth, auth_from_env
 from .._client import AsyncTogglClient
 from .._generated import PreferencesUpdate, UserPreferences, WorkspacePreferencesUpdate
+from .._targets import read_preferences, write_preferences
 from .._urls import CLIENT_TYPES, DEFAULT_BASE_URL
 from .._version import __version__
 from ._bulk import add_bulk_parser, cmd_bulk
@@ -57,13 +58,10 @@ def _client(args: argparse.Namespace) -> AsyncTogglClient:
 
 async def cmd_get(args: argparse.Namespace, out: Printer) -> int:
     since = _since(args.since) if args.since is not None else None
+    if since is not None and not args.client:
+        raise UsageError("--since needs --client (it filters a client type's preferences)")
     async with _client(args) as toggl:
-        if args.client:
-            prefs = await toggl.get_client_preferences(args.client, since=since)
-        elif since is not None:
-            raise UsageError("--since needs --client (it filters a client type's preferences)")
-        else:
-            prefs = await toggl.get_preferences()
+        prefs = await read_preferences(toggl, args.client, since=since)
     if args.json:
         out.json(prefs.to_dict())
     else:
@@ -79,10 +77,7 @@ async def cmd_set(args: argparse.Namespace, out: Printer) -> int:
         out.json(update.to_dict())
         return EXIT_OK
     async with _client(args) as toggl:
-        if args.client:
-            await toggl.update_client_preferences(args.client, update)
-        else:
-            await toggl.update_preferences(update)
+        await write_preferences(toggl, update, args.client)
     out.good(f"updated {len(update.fields_set())} field(s): {', '.join(update.fields_set())}")
     return EXIT_OK
 
@@ -129,7 +124,7 @@ async def cmd_alpha(args: argparse.Namespace, out: Printer) -> int:
 
 async def cmd_export(args: argparse.Namespace, out: Printer) -> int:
     async with _client(args) as toggl:
-        prefs = await (toggl.get_client_preferences(args.client) if args.client else toggl.get_preferences())
+        prefs = await read_preferences(toggl, args.client)
     data = orjson.dumps(prefs.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     if args.file == "-":
         out.out.write(data.decode())
@@ -147,9 +142,7 @@ async def cmd_import(args: argparse.Namespace, out: Printer) -> int:
     except e.ResponseDecodeError as exc:
         raise UsageError(f"{args.file}: {exc.message}") from None
     async with _client(args) as toggl:
-        current = await (
-            toggl.get_client_preferences(args.client) if args.client else toggl.get_preferences()
-        )
+        current = await read_preferences(toggl, args.client)
         update = PreferencesUpdate.diff(current, target)
         if update.is_empty():
             out.good("nothing to change: the account already matches the file")
@@ -158,10 +151,7 @@ async def cmd_import(args: argparse.Namespace, out: Printer) -> int:
             out.note(f"dry run: would change {len(update.fields_set())} field(s)")
             out.json(update.to_dict())
             return EXIT_OK
-        if args.client:
-            await toggl.update_client_preferences(args.client, update)
-        else:
-            await toggl.update_preferences(update)
+        await write_preferences(toggl, update, args.client)
     out.good(f"imported: changed {len(update.fields_set())} field(s): {', '.join(update.fields_set())}")
     return EXIT_OK
 
