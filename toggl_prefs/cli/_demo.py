@@ -105,7 +105,10 @@ async def run_demo(out: Printer) -> int:
                     await bob.get_preferences()
                     out.line(f"   ok, quota left: {bob.quota.remaining}")
             except e.QuotaExceededError as exc:
-                out.bad(f"   {type(exc).__name__}: resets in {exc.resets_in}s (after {exc.attempts} attempt)")
+                tries = f"{exc.attempts} attempt" + ("s" if exc.attempts != 1 else "")
+                out.bad(
+                    f"   {type(exc).__name__}: resets in {exc.resets_in}s (after {tries}; a 429 on the way is retried)"
+                )
 
         out.heading("\n9. What the server saw (credentials redacted)")
         last = server.requests[-1]
