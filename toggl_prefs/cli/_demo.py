@@ -107,7 +107,8 @@ async def run_demo(out: Printer) -> int:
             except e.QuotaExceededError as exc:
                 tries = f"{exc.attempts} attempt" + ("s" if exc.attempts != 1 else "")
                 out.bad(
-                    f"   {type(exc).__name__}: resets in {exc.resets_in}s (after {tries}; a 429 on the way is retried)"
+                    f"   {type(exc).__name__}: resets in {exc.resets_in}s "
+                    f"(after {tries}: a 429 on the way is retried, a spent quota never)"
                 )
 
         out.heading("\n9. What the server saw (credentials redacted)")
