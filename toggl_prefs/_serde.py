@@ -72,7 +72,61 @@ def _decoder_entry(spec: FieldSpec) -> Entry:
     nested = converter.get_structure_hook(spec.nested)
     if spec.kind is Kind.OBJECT:
         return spec.attr, spec.wire, dict, lambda v: nested(v, None)
-    return spec.attr, spec.wire, list, _list_of(nested)
+    flat = _flat_list(spec.nested)
+    return spec.attr, spec.wire, list, flat if flat is not None else _list_of(nested)
+
+
+_FLAT_LISTS: dict[type, Decoder] = {}
+
+
+def _flat_list(cls: type) -> Decoder | None:
+    """For a list of small all-scalar objects (alpha features, auto-tracking rules' kin): one
+    generated loop that builds every item inline, with no call per item. Items it cannot take
+    (another casing, an unknown key, a wrong type) go through the class's careful decoder."""
+    specs: tuple[FieldSpec, ...] = cls.__toggl_fields__  # type: ignore[attr-defined]
+    if not all(s.kind in _SCALAR_TYPES for s in specs):
+        return None
+    if cls in _FLAT_LISTS:
+        return _FLAT_LISTS[cls]
+    names = [f"v{i}" for i in range(len(specs))]
+    lines = [
+        "def decode(items):",
+        "    if not set(map(type, items)) <= dict_only:",
+        "        return BAD",
+        "    out = []",
+        "    append = out.append",
+        "    for data in items:",
+        "        if not data.keys() <= wires:",
+        "            append(careful(data))",
+        "            continue",
+        "        get = data.get",
+        *(f"        {n} = get({s.wire!r})" for n, s in zip(names, specs, strict=True)),
+        "        if not ("
+        + " and ".join(
+            f"type({n}) in {_SCALAR_TYPES[s.kind].__name__}_" for n, s in zip(names, specs, strict=True)
+        )
+        + "):",
+        "            append(careful(data))",
+        "            continue",
+        "        obj = new(cls)",
+        *(f"        obj.{s.attr} = {n}" for n, s in zip(names, specs, strict=True)),
+        "        obj.extra = {}",
+        "        append(obj)",
+        "    return out",
+    ]
+    namespace: dict[str, Any] = {
+        "cls": cls,
+        "new": object.__new__,
+        "BAD": _BAD,
+        "dict_only": _DICT_ONLY,
+        "careful": _careful_structure(cls, specs),
+        "wires": frozenset(s.wire for s in specs),
+        **{f"{t.__name__}_": (t, type(None)) for t in (bool, int, str, dict, list)},
+    }
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built here from the model's own field table
+    decode: Decoder = namespace["decode"]
+    _FLAT_LISTS[cls] = decode
+    return decode
 
 
 def _convert(entry: Entry, value: Any) -> Any:
@@ -189,7 +243,26 @@ def _splitter(specs: tuple[FieldSpec, ...], wires: frozenset[str]) -> Callable[[
     return split
 
 
+def _builder(cls: type, specs: tuple[FieldSpec, ...]) -> Callable[[dict[str, Any]], Any]:
+    """``cls(**kwargs)`` for a read model, about twice as fast: binding a few keyword arguments
+    against 170 parameters costs more than filling the slots directly (read models have no
+    validators or converters to skip)."""
+    lines = ["def build(kwargs):", "    obj = new(cls)"]
+    lines += [f"    obj.{s.attr} = None" for s in specs]
+    lines += [
+        "    obj.extra = {}",
+        "    for name, value in kwargs.items():",
+        "        setattr(obj, name, value)",
+        "    return obj",
+    ]
+    namespace: dict[str, Any] = {"cls": cls, "new": object.__new__}
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built here from the model's own field table
+    build: Callable[[dict[str, Any]], Any] = namespace["build"]
+    return build
+
+
 def _careful_structure(cls: type, specs: tuple[FieldSpec, ...]) -> Callable[[Any], Any]:
+    build = _builder(cls, specs)
     exact = {s.wire: _decoder_entry(s) for s in specs}
     lower = {s.wire.lower(): exact[s.wire] for s in specs}
     name = cls.__name__
@@ -233,7 +306,7 @@ def _careful_structure(cls: type, specs: tuple[FieldSpec, ...]) -> Callable[[Any
             extra[key] = value
         if extra:
             kwargs["extra"] = extra
-        return cls(**kwargs)
+        return build(kwargs)
 
     return structure
 
