@@ -6,7 +6,7 @@ Do not edit by hand: change the generator and run it again.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
@@ -15,6 +15,8 @@ from ._fieldspec import FieldSpec, Kind
 from ._unset import Unset
 
 if TYPE_CHECKING:
+    from typing import TypedDict
+
     from typing_extensions import Unpack
 
 __all__ = [
@@ -28,10 +30,8 @@ __all__ = [
     "WindowsAutoTrackingRule",
     "UserPreferences",
     "PreferencesUpdate",
-    "PreferencesUpdateFields",
     "WorkspacePreferences",
     "WorkspacePreferencesUpdate",
-    "WorkspacePreferencesUpdateFields",
 ]
 
 
@@ -577,181 +577,183 @@ class UserPreferences(Model):
     __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
 
 
-class PreferencesUpdateFields(TypedDict, total=False):
-    """The keyword arguments of :class:`PreferencesUpdate`."""
+if TYPE_CHECKING:
 
-    activity_timeline_display_activity: bool | None | Unset
-    activity_timeline_grouping_interval: str | None | Unset
-    activity_timeline_grouping_method: str | None | Unset
-    activity_timeline_recording_level: str | None | Unset
-    activity_timeline_sync_events: bool | None | Unset
-    alpha_features: Sequence[AlphaFeature | Mapping[str, Any]] | None | Unset
-    analytics_advanced_filters: bool | None | Unset
-    auto_tracker_delay_enabled: bool | None | Unset
-    auto_tracker_delay_in_seconds: int | None | Unset
-    automatic_tagging: bool | None | Unset
-    autotracking_enabled: bool | None | Unset
-    beginning_of_week: int | None | Unset
-    calendar_snap_duration: str | None | Unset
-    calendar_snap_initial_location: str | None | Unset
-    calendar_visible_hours_end: int | None | Unset
-    calendar_visible_hours_start: int | None | Unset
-    calendar_zoom_level: str | None | Unset
-    cell_swipe_actions_enabled: bool | None | Unset
-    charts_view_type: str | None | Unset
-    collapse_detailed_report_entries: bool | None | Unset
-    collapse_time_entries: bool | None | Unset
-    dashboards_view_type: str | None | Unset
-    date_format: str | None | Unset
-    decimal_separator: dict[str, Any] | None | Unset
-    default_project_id: int | None | Unset
-    default_project_task: ProjectTask | Mapping[str, Any] | None | Unset
-    default_task_id: int | None | Unset
-    display_density: str | None | Unset
-    distinct_rates: str | None | Unset
-    duration_format: str | None | Unset
-    duration_format_on_timer_duration_field: bool | None | Unset
-    edit_popup_integration_timer: bool | None | Unset
-    extension_send_error_reports: bool | None | Unset
-    extension_send_usage_statistics: bool | None | Unset
-    first_seen_business_promo: int | None | Unset
-    focus_app_on_time_entry_started: bool | None | Unset
-    focus_app_on_time_entry_stopped: bool | None | Unset
-    haptic_feedback_enabled: bool | None | Unset
-    hide_keyboard_shortcut: bool | None | Unset
-    hide_sidebar_right: bool | None | Unset
-    idle_detection_enabled: bool | None | Unset
-    idle_detection_interval_in_minutes: int | None | Unset
-    inactivity_behavior: str | None | Unset
-    ios_is_goals_view_shown: bool | None | Unset
-    is_goals_view_expanded: bool | None | Unset
-    is_goals_view_shown: bool | None | Unset
-    is_summary_total_view_visible: bool | None | Unset
-    keep_mini_timer_on_top: bool | None | Unset
-    keep_window_on_top: bool | None | Unset
-    keyboard_increment_timer_page: int | None | Unset
-    keyboard_shortcuts_enabled: bool | None | Unset
-    keyboard_shortcuts_share_time_entries: bool | None | Unset
-    mac_is_goals_view_shown: bool | None | Unset
-    macos_auto_tracking_rules: Sequence[MacOSAutoTrackingRule | Mapping[str, Any]] | None | Unset
-    macos_show_hide_toggl_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
-    macos_stop_continue_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
-    manual_entry_mode: str | None | Unset
-    manual_mode: bool | None | Unset
-    manual_mode_overlay_seen: bool | None | Unset
-    modify_on_start_time_change: str | None | Unset
-    offline_mode: str | None | Unset
-    pg_time_zone_name: str | None | Unset
-    pomodoro_auto_start_break: bool | None | Unset
-    pomodoro_auto_start_focus: bool | None | Unset
-    pomodoro_break_interval_in_minutes: int | None | Unset
-    pomodoro_break_project: ProjectRef | Mapping[str, Any] | None | Unset
-    pomodoro_break_project_id: int | None | Unset
-    pomodoro_break_start_sound_enabled: bool | None | Unset
-    pomodoro_break_tag: TagRef | Mapping[str, Any] | None | Unset
-    pomodoro_break_tag_id: int | None | Unset
-    pomodoro_countdown_timer: bool | None | Unset
-    pomodoro_enabled: bool | None | Unset
-    pomodoro_focus_interval_in_minutes: int | None | Unset
-    pomodoro_focus_sound: str | None | Unset
-    pomodoro_global_sound_enabled: bool | None | Unset
-    pomodoro_interval_end_sound: bool | None | Unset
-    pomodoro_interval_end_volume: int | None | Unset
-    pomodoro_longer_break_duration_in_minutes: int | None | Unset
-    pomodoro_prevent_screen_lock: bool | None | Unset
-    pomodoro_rounds_before_longer_break: int | None | Unset
-    pomodoro_session_start_sound_enabled: bool | None | Unset
-    pomodoro_show_notifications: bool | None | Unset
-    pomodoro_stop_timer_at_interval_end: bool | None | Unset
-    pomodoro_track_breaks_as_time_entries: bool | None | Unset
-    project_dashboard_activity_mode: str | None | Unset
-    project_shortcut_enabled: bool | None | Unset
-    record_timeline: bool | None | Unset
-    remember_last_project: str | None | Unset
-    reminder_days: str | None | Unset
-    reminder_enabled: bool | None | Unset
-    reminder_interval_in_minutes: int | None | Unset
-    reminder_period: str | None | Unset
-    reminder_snoozing_in_minutes: int | None | Unset
-    report_rounding: bool | None | Unset
-    report_rounding_direction: str | None | Unset
-    report_rounding_step_in_minutes: int | None | Unset
-    reports_hide_weekends: bool | None | Unset
-    run_app_on_startup: bool | None | Unset
-    running_entry_warning: str | None | Unset
-    running_timer_notification_enabled: bool | None | Unset
-    seen_follow_modal: bool | None | Unset
-    seen_footer_popup: bool | None | Unset
-    seen_project_dashboard_overlay: bool | None | Unset
-    seen_toggl_button_modal: bool | None | Unset
-    send_added_to_project_notification: bool | None | Unset
-    send_daily_project_invites: bool | None | Unset
-    send_product_emails: bool | None | Unset
-    send_product_release_notification: bool | None | Unset
-    send_system_message_notification: bool | None | Unset
-    send_timer_notifications: bool | None | Unset
-    send_weekly_report: bool | None | Unset
-    sharing_shortcut_enabled: bool | None | Unset
-    show_time_in_title: bool | None | Unset
-    show_all_entries: bool | None | Unset
-    show_changelog: bool | None | Unset
-    show_description_in_menu_bar: bool | None | Unset
-    show_dock_icon: bool | None | Unset
-    show_events_in_calendar: bool | None | Unset
-    show_project_in_menu_bar: bool | None | Unset
-    show_qr_scanner: bool | None | Unset
-    show_seconds_in_menu_bar: bool | None | Unset
-    show_timeline_in_day_view: bool | None | Unset
-    show_timer_in_menu_bar: bool | None | Unset
-    show_today_total_in_menu_bar: bool | None | Unset
-    show_total_billable_hours: bool | None | Unset
-    show_weekend_on_timer_page: bool | None | Unset
-    show_workouts_in_calendar: bool | None | Unset
-    sleep_behaviour: str | None | Unset
-    smart_alerts_option: str | None | Unset
-    snowball_report_rounding: str | None | Unset
-    stack_times_on_manual_mode_after: str | None | Unset
-    start_automatically: bool | None | Unset
-    start_shortcut_mode: str | None | Unset
-    stop_at_specific_time: bool | None | Unset
-    stop_automatically: bool | None | Unset
-    stop_entry_on_shutdown: bool | None | Unset
-    stop_specified_time: str | None | Unset
-    stopped_timer_notification_enabled: bool | None | Unset
-    suggestions_enabled: bool | None | Unset
-    summary_report_amounts: str | None | Unset
-    summary_report_distinct_rates: bool | None | Unset
-    summary_report_grouping: str | None | Unset
-    summary_report_sort_asc: bool | None | Unset
-    summary_report_sort_field: str | None | Unset
-    summary_report_sub_grouping: str | None | Unset
-    summary_total_mode: str | None | Unset
-    tags_shortcut_enabled: bool | None | Unset
-    theme: str | None | Unset
-    time_entry_display_mode: str | None | Unset
-    time_entry_ghost_suggestions_enabled: bool | None | Unset
-    time_entry_invitations_notification_enabled: bool | None | Unset
-    time_entry_start_stop_input_mode: str | None | Unset
-    timeofday_format: str | None | Unset
-    timer_view: str | None | Unset
-    timer_view_mobile: str | None | Unset
-    tos_accept_needed: bool | None | Unset
-    use_mini_timer: bool | None | Unset
-    visible_footer: str | None | Unset
-    web_time_entry_started: bool | None | Unset
-    web_time_entry_stopped: bool | None | Unset
-    weekly_report_grouping: str | None | Unset
-    weekly_report_value_to_show: str | None | Unset
-    windows_auto_tracking_rules: Sequence[WindowsAutoTrackingRule | Mapping[str, Any]] | None | Unset
-    windows_show_hide_toggl_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
-    windows_stop_continue_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
-    windows_stop_start_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
-    windows_theme: str | None | Unset
-    workout_default_project: ProjectRef | Mapping[str, Any] | None | Unset
-    workout_default_project_id: int | None | Unset
-    workout_default_tag: TagRef | Mapping[str, Any] | None | Unset
-    workout_default_tag_id: int | None | Unset
-    extra: Mapping[str, Any]
+    class PreferencesUpdateFields(TypedDict, total=False):
+        """The keyword arguments of :class:`PreferencesUpdate`."""
+
+        activity_timeline_display_activity: bool | None | Unset
+        activity_timeline_grouping_interval: str | None | Unset
+        activity_timeline_grouping_method: str | None | Unset
+        activity_timeline_recording_level: str | None | Unset
+        activity_timeline_sync_events: bool | None | Unset
+        alpha_features: Sequence[AlphaFeature | Mapping[str, Any]] | None | Unset
+        analytics_advanced_filters: bool | None | Unset
+        auto_tracker_delay_enabled: bool | None | Unset
+        auto_tracker_delay_in_seconds: int | None | Unset
+        automatic_tagging: bool | None | Unset
+        autotracking_enabled: bool | None | Unset
+        beginning_of_week: int | None | Unset
+        calendar_snap_duration: str | None | Unset
+        calendar_snap_initial_location: str | None | Unset
+        calendar_visible_hours_end: int | None | Unset
+        calendar_visible_hours_start: int | None | Unset
+        calendar_zoom_level: str | None | Unset
+        cell_swipe_actions_enabled: bool | None | Unset
+        charts_view_type: str | None | Unset
+        collapse_detailed_report_entries: bool | None | Unset
+        collapse_time_entries: bool | None | Unset
+        dashboards_view_type: str | None | Unset
+        date_format: str | None | Unset
+        decimal_separator: dict[str, Any] | None | Unset
+        default_project_id: int | None | Unset
+        default_project_task: ProjectTask | Mapping[str, Any] | None | Unset
+        default_task_id: int | None | Unset
+        display_density: str | None | Unset
+        distinct_rates: str | None | Unset
+        duration_format: str | None | Unset
+        duration_format_on_timer_duration_field: bool | None | Unset
+        edit_popup_integration_timer: bool | None | Unset
+        extension_send_error_reports: bool | None | Unset
+        extension_send_usage_statistics: bool | None | Unset
+        first_seen_business_promo: int | None | Unset
+        focus_app_on_time_entry_started: bool | None | Unset
+        focus_app_on_time_entry_stopped: bool | None | Unset
+        haptic_feedback_enabled: bool | None | Unset
+        hide_keyboard_shortcut: bool | None | Unset
+        hide_sidebar_right: bool | None | Unset
+        idle_detection_enabled: bool | None | Unset
+        idle_detection_interval_in_minutes: int | None | Unset
+        inactivity_behavior: str | None | Unset
+        ios_is_goals_view_shown: bool | None | Unset
+        is_goals_view_expanded: bool | None | Unset
+        is_goals_view_shown: bool | None | Unset
+        is_summary_total_view_visible: bool | None | Unset
+        keep_mini_timer_on_top: bool | None | Unset
+        keep_window_on_top: bool | None | Unset
+        keyboard_increment_timer_page: int | None | Unset
+        keyboard_shortcuts_enabled: bool | None | Unset
+        keyboard_shortcuts_share_time_entries: bool | None | Unset
+        mac_is_goals_view_shown: bool | None | Unset
+        macos_auto_tracking_rules: Sequence[MacOSAutoTrackingRule | Mapping[str, Any]] | None | Unset
+        macos_show_hide_toggl_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
+        macos_stop_continue_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
+        manual_entry_mode: str | None | Unset
+        manual_mode: bool | None | Unset
+        manual_mode_overlay_seen: bool | None | Unset
+        modify_on_start_time_change: str | None | Unset
+        offline_mode: str | None | Unset
+        pg_time_zone_name: str | None | Unset
+        pomodoro_auto_start_break: bool | None | Unset
+        pomodoro_auto_start_focus: bool | None | Unset
+        pomodoro_break_interval_in_minutes: int | None | Unset
+        pomodoro_break_project: ProjectRef | Mapping[str, Any] | None | Unset
+        pomodoro_break_project_id: int | None | Unset
+        pomodoro_break_start_sound_enabled: bool | None | Unset
+        pomodoro_break_tag: TagRef | Mapping[str, Any] | None | Unset
+        pomodoro_break_tag_id: int | None | Unset
+        pomodoro_countdown_timer: bool | None | Unset
+        pomodoro_enabled: bool | None | Unset
+        pomodoro_focus_interval_in_minutes: int | None | Unset
+        pomodoro_focus_sound: str | None | Unset
+        pomodoro_global_sound_enabled: bool | None | Unset
+        pomodoro_interval_end_sound: bool | None | Unset
+        pomodoro_interval_end_volume: int | None | Unset
+        pomodoro_longer_break_duration_in_minutes: int | None | Unset
+        pomodoro_prevent_screen_lock: bool | None | Unset
+        pomodoro_rounds_before_longer_break: int | None | Unset
+        pomodoro_session_start_sound_enabled: bool | None | Unset
+        pomodoro_show_notifications: bool | None | Unset
+        pomodoro_stop_timer_at_interval_end: bool | None | Unset
+        pomodoro_track_breaks_as_time_entries: bool | None | Unset
+        project_dashboard_activity_mode: str | None | Unset
+        project_shortcut_enabled: bool | None | Unset
+        record_timeline: bool | None | Unset
+        remember_last_project: str | None | Unset
+        reminder_days: str | None | Unset
+        reminder_enabled: bool | None | Unset
+        reminder_interval_in_minutes: int | None | Unset
+        reminder_period: str | None | Unset
+        reminder_snoozing_in_minutes: int | None | Unset
+        report_rounding: bool | None | Unset
+        report_rounding_direction: str | None | Unset
+        report_rounding_step_in_minutes: int | None | Unset
+        reports_hide_weekends: bool | None | Unset
+        run_app_on_startup: bool | None | Unset
+        running_entry_warning: str | None | Unset
+        running_timer_notification_enabled: bool | None | Unset
+        seen_follow_modal: bool | None | Unset
+        seen_footer_popup: bool | None | Unset
+        seen_project_dashboard_overlay: bool | None | Unset
+        seen_toggl_button_modal: bool | None | Unset
+        send_added_to_project_notification: bool | None | Unset
+        send_daily_project_invites: bool | None | Unset
+        send_product_emails: bool | None | Unset
+        send_product_release_notification: bool | None | Unset
+        send_system_message_notification: bool | None | Unset
+        send_timer_notifications: bool | None | Unset
+        send_weekly_report: bool | None | Unset
+        sharing_shortcut_enabled: bool | None | Unset
+        show_time_in_title: bool | None | Unset
+        show_all_entries: bool | None | Unset
+        show_changelog: bool | None | Unset
+        show_description_in_menu_bar: bool | None | Unset
+        show_dock_icon: bool | None | Unset
+        show_events_in_calendar: bool | None | Unset
+        show_project_in_menu_bar: bool | None | Unset
+        show_qr_scanner: bool | None | Unset
+        show_seconds_in_menu_bar: bool | None | Unset
+        show_timeline_in_day_view: bool | None | Unset
+        show_timer_in_menu_bar: bool | None | Unset
+        show_today_total_in_menu_bar: bool | None | Unset
+        show_total_billable_hours: bool | None | Unset
+        show_weekend_on_timer_page: bool | None | Unset
+        show_workouts_in_calendar: bool | None | Unset
+        sleep_behaviour: str | None | Unset
+        smart_alerts_option: str | None | Unset
+        snowball_report_rounding: str | None | Unset
+        stack_times_on_manual_mode_after: str | None | Unset
+        start_automatically: bool | None | Unset
+        start_shortcut_mode: str | None | Unset
+        stop_at_specific_time: bool | None | Unset
+        stop_automatically: bool | None | Unset
+        stop_entry_on_shutdown: bool | None | Unset
+        stop_specified_time: str | None | Unset
+        stopped_timer_notification_enabled: bool | None | Unset
+        suggestions_enabled: bool | None | Unset
+        summary_report_amounts: str | None | Unset
+        summary_report_distinct_rates: bool | None | Unset
+        summary_report_grouping: str | None | Unset
+        summary_report_sort_asc: bool | None | Unset
+        summary_report_sort_field: str | None | Unset
+        summary_report_sub_grouping: str | None | Unset
+        summary_total_mode: str | None | Unset
+        tags_shortcut_enabled: bool | None | Unset
+        theme: str | None | Unset
+        time_entry_display_mode: str | None | Unset
+        time_entry_ghost_suggestions_enabled: bool | None | Unset
+        time_entry_invitations_notification_enabled: bool | None | Unset
+        time_entry_start_stop_input_mode: str | None | Unset
+        timeofday_format: str | None | Unset
+        timer_view: str | None | Unset
+        timer_view_mobile: str | None | Unset
+        tos_accept_needed: bool | None | Unset
+        use_mini_timer: bool | None | Unset
+        visible_footer: str | None | Unset
+        web_time_entry_started: bool | None | Unset
+        web_time_entry_stopped: bool | None | Unset
+        weekly_report_grouping: str | None | Unset
+        weekly_report_value_to_show: str | None | Unset
+        windows_auto_tracking_rules: Sequence[WindowsAutoTrackingRule | Mapping[str, Any]] | None | Unset
+        windows_show_hide_toggl_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
+        windows_stop_continue_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
+        windows_stop_start_keyboard_shortcut: KeyboardShortcut | Mapping[str, Any] | None | Unset
+        windows_theme: str | None | Unset
+        workout_default_project: ProjectRef | Mapping[str, Any] | None | Unset
+        workout_default_project_id: int | None | Unset
+        workout_default_tag: TagRef | Mapping[str, Any] | None | Unset
+        workout_default_tag_id: int | None | Unset
+        extra: Mapping[str, Any]
 
 
 @attrs.define(slots=True, init=False, repr=False)
@@ -975,20 +977,22 @@ class WorkspacePreferences(Model):
     __toggl_fields__: ClassVar[tuple[FieldSpec, ...]] = ()
 
 
-class WorkspacePreferencesUpdateFields(TypedDict, total=False):
-    """The keyword arguments of :class:`WorkspacePreferencesUpdate`."""
+if TYPE_CHECKING:
 
-    disable_approvals: bool | None | Unset
-    disable_expenses: bool | None | Unset
-    disable_timesheet_view: bool | None | Unset
-    hide_start_end_times: bool | None | Unset
-    inc_tos_accepted_at: str | None | Unset
-    inc_tos_accepted_by: int | None | Unset
-    initial_pricing_plan: int | None | Unset
-    report_locked_at: str | None | Unset
-    single_sign_on: bool | None | Unset
-    sso_requested_at: str | None | Unset
-    extra: Mapping[str, Any]
+    class WorkspacePreferencesUpdateFields(TypedDict, total=False):
+        """The keyword arguments of :class:`WorkspacePreferencesUpdate`."""
+
+        disable_approvals: bool | None | Unset
+        disable_expenses: bool | None | Unset
+        disable_timesheet_view: bool | None | Unset
+        hide_start_end_times: bool | None | Unset
+        inc_tos_accepted_at: str | None | Unset
+        inc_tos_accepted_by: int | None | Unset
+        initial_pricing_plan: int | None | Unset
+        report_locked_at: str | None | Unset
+        single_sign_on: bool | None | Unset
+        sso_requested_at: str | None | Unset
+        extra: Mapping[str, Any]
 
 
 @attrs.define(slots=True, init=False, repr=False)
