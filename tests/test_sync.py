@@ -219,9 +219,15 @@ def test_fork_child_gets_a_fresh_loop_and_session() -> None:
         )
         + """
     assert client.get_preferences().theme == "dark"
-    for exit_normally in (False, True):
+    for exit_normally, lock_held in ((False, False), (True, False), (False, True)):
+        if lock_held:  # as if another thread were starting the loop at the moment of the fork
+            client._runner._lock.acquire()
         pid = os.fork()
+        if lock_held and pid != 0:
+            client._runner._lock.release()
         if pid == 0:
+            import signal
+            signal.alarm(20)  # a deadlocked child dies instead of hanging the test
             try:
                 ok = client.get_preferences().theme == "dark"
                 client.close()

@@ -32,11 +32,22 @@ from ._quota import Quota
 from ._retry import RetryPolicy
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT
 from ._urls import DEFAULT_BASE_URL
+from .errors import TogglConfigError
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 _CANCEL_GRACE = 5.0  # seconds to let an interrupted call unwind before giving up on it
+_FORK_LOCK = threading.Lock()
+
+
+def _new_fork_lock() -> None:
+    global _FORK_LOCK
+    _FORK_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_fork_lock)
 
 
 class LoopThread:
@@ -57,7 +68,9 @@ class LoopThread:
         """True (once) in a child process: the parent's loop thread does not exist here."""
         if self._pid == os.getpid():
             return False
-        with self._lock:
+        # Not self._lock: a lock inherited through fork() may be held by a thread that does not exist
+        # in the child, and would never be released. _FORK_LOCK is made anew in every child.
+        with _FORK_LOCK:
             if self._pid != os.getpid():
                 # The parent's loop has no thread here. Abandon it, and make sure that nothing the
                 # child does to it (finalizers included) can reach the parent's epoll instance.
@@ -265,8 +278,6 @@ class TogglClient:
         **kwargs: P.kwargs,
     ) -> T:
         if self._closed:
-            from .errors import TogglConfigError
-
             raise TogglConfigError("the client is closed")
         if self._runner.forked():
             # The child of a fork gets a fresh loop and session; the parent's are not ours to close.

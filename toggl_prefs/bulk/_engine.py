@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aiohttp
+import attrs
 
 from .._client import AsyncTogglClient
 from .._retry import RetryBudget, RetryPolicy
@@ -55,8 +56,6 @@ class Options:
         retry = self.client_options.get("retry") or RetryPolicy()
         if retry.budget is None:
             # One budget for the whole run: when the server fails everywhere, retries stop piling on.
-            import attrs
-
             retry = attrs.evolve(retry, budget=RetryBudget())
         self.client_options["retry"] = retry
 
