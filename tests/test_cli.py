@@ -289,3 +289,13 @@ def test_fake_server_command_serves_until_interrupted() -> None:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 130, err
+
+
+def test_get_table_sums_up_alpha_features(
+    server: FakeTogglServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(server, capsys, "alpha", "enable", "goals")[0] == EXIT_OK
+    code, out, _ = cli(server, capsys, "get")
+    assert code == EXIT_OK
+    row = next(line for line in out.splitlines() if line.startswith("alpha_features"))
+    assert "5 features; enabled: goals" in row and "alpha_feature_id" not in row

@@ -56,12 +56,21 @@ class Printer:
     def model(self, model: Model) -> None:
         """A model as a two-column table of its set fields, by attribute name."""
         rows = [
-            (s.attr, show(value))
+            (s.attr, summary(s.attr, value))
             for s in model.__toggl_fields__
             if (value := getattr(model, s.attr)) is not None
         ]
         rows += [(f"{k} (unknown)", show(v)) for k, v in model.extra.items()]
         self.table(sorted(rows))
+
+
+def summary(name: str, value: Any) -> str:
+    """A table cell: the value, except for the (long) list of alpha features, which is summed up."""
+    if name == "alpha_features" and isinstance(value, list):
+        enabled = sorted(f.code for f in value if f.enabled and f.code)
+        listed = ", ".join(enabled) if enabled else "none"
+        return f"{len(value)} features; enabled: {listed} (details: toggl-prefs alpha list)"
+    return show(value)
 
 
 def show(value: Any) -> str:
