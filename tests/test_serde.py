@@ -131,6 +131,9 @@ def test_two_casings_of_one_key_are_both_kept() -> None:
 
 
 def test_wrong_type_is_kept_in_extra_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    from toggl_prefs import _serde
+
+    _serde._WARNED.clear()
     with caplog.at_level(logging.WARNING, logger="toggl_prefs"):
         prefs = tp.UserPreferences.from_dict(
             {"pomodoro_enabled": "yes", "beginningOfWeek": True, "date_format": 5}
@@ -142,6 +145,12 @@ def test_wrong_type_is_kept_in_extra_with_a_warning(caplog: pytest.LogCaptureFix
     messages = " ".join(r.getMessage() for r in caplog.records)
     for key in ("pomodoro_enabled", "beginningOfWeek", "date_format"):
         assert key in messages
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="toggl_prefs"):
+        for _ in range(3):  # the same surprise again: said once at WARNING, then at DEBUG only
+            tp.UserPreferences.from_dict({"pomodoro_enabled": "yes"})
+    levels = [r.levelno for r in caplog.records if "pomodoro_enabled" in r.getMessage()]
+    assert levels == [logging.DEBUG] * 3
 
 
 def test_nested_objects_decode_and_keep_their_own_extra() -> None:

@@ -297,19 +297,35 @@ def _careful_structure(cls: type, specs: tuple[FieldSpec, ...]) -> Callable[[Any
                     continue
             elif value is None:
                 continue  # JSON null carries nothing: the attribute stays None
-            log.warning(
-                "%s: key %r has a value of JSON type %s, not %s; kept in .extra",
-                name,
-                key,
-                _json_type_name(value),
-                json_type.__name__,
-            )
+            _warn_wrong_type(name, key, _json_type_name(value), json_type.__name__)
             extra[key] = value
         if extra:
             kwargs["extra"] = extra
         return build(kwargs)
 
     return structure
+
+
+_WARNED: set[tuple[str, str, str]] = set()
+_WARNED_MAX = 1024
+
+
+def _warn_wrong_type(model: str, key: str, got: str, expected: str) -> None:
+    """Warn once per (model, key, type): a server that changed a field's type would otherwise
+    flood the log of a bulk run with one identical warning per account. Repeats go to DEBUG."""
+    seen = (model, key, got)
+    first = seen not in _WARNED
+    if first and len(_WARNED) < _WARNED_MAX:
+        _WARNED.add(seen)
+    log.log(
+        logging.WARNING if first else logging.DEBUG,
+        "%s: key %r has a value of JSON type %s, not %s; kept in .extra%s",
+        model,
+        key,
+        got,
+        expected,
+        "" if first else " (again)",
+    )
 
 
 def _json_type_name(value: Any) -> str:
