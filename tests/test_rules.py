@@ -339,3 +339,22 @@ async def test_a_cancelled_throttle_wait_gives_its_slot_back() -> None:
     second.cancel()
     await asyncio.gather(first, second, return_exceptions=True)
     assert throttle._free_at == 102.0
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"timeout": 0},
+        {"timeout": -1},
+        {"timeout": True},
+        {"max_response_bytes": 0},
+        {"max_response_bytes": 1.5},
+        {"rate_limit": 0},
+        {"rate_limit": -2},
+        {"retry": "twice"},
+        {"session": "pool"},
+    ],
+)
+def test_bad_client_options_are_refused(options: dict[str, Any]) -> None:
+    with pytest.raises((tp.TogglConfigError, ValueError, TypeError)):
+        tp.AsyncTogglClient(tp.ApiToken("t"), **options)

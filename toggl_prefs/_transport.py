@@ -50,6 +50,12 @@ class Transport:
     ) -> None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise TogglConfigError(f"timeout must be a number of seconds > 0, not {timeout!r}")
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1
+        ):
+            raise TogglConfigError(f"max_response_bytes must be an int > 0, not {max_response_bytes!r}")
         self.base = str(base_url)
         self.timeout = float(timeout)
         # Bound the wire, not the queue: connecting, and every wait for the server's next bytes.
