@@ -18,6 +18,18 @@ class Kind(enum.Enum):
     INT_LIST = "array of integers"
 
 
+JSON_TYPES: dict[Kind, type] = {
+    Kind.BOOL: bool,
+    Kind.INT: int,
+    Kind.STR: str,
+    Kind.DICT: dict,
+    Kind.OBJECT: dict,
+    Kind.OBJECT_LIST: list,
+    Kind.INT_LIST: list,
+}
+"""The Python type ``orjson``/``json`` decode each kind into (``type(v) is t``: a bool is no int)."""
+
+
 class FieldSpec(NamedTuple):
     attr: str
     """The snake_case attribute name."""

@@ -18,7 +18,7 @@ import cattrs
 import orjson
 from cattrs.preconf.orjson import make_converter
 
-from ._fieldspec import FieldSpec, Kind
+from ._fieldspec import JSON_TYPES, FieldSpec, Kind
 from .errors import ResponseDecodeError
 
 log = logging.getLogger("toggl_prefs")
@@ -29,7 +29,7 @@ converter: cattrs.Converter = make_converter()
 _BAD: Any = object()  # a decoder's "wrong JSON type" answer
 
 Decoder = Callable[[Any], Any]
-_SCALAR_TYPES: dict[Kind, type] = {Kind.BOOL: bool, Kind.INT: int, Kind.STR: str, Kind.DICT: dict}
+_SCALAR_TYPES: dict[Kind, type] = {k: JSON_TYPES[k] for k in (Kind.BOOL, Kind.INT, Kind.STR, Kind.DICT)}
 
 
 def _is_model(t: Any) -> bool:

@@ -17,6 +17,7 @@ import attrs
 import orjson
 from aiohttp import web
 
+from .._fieldspec import JSON_TYPES, Kind
 from .._generated import OMITTED_IF_EMPTY, UserPreferences, WorkspacePreferences
 from .._quota import REMAINING_HEADER, RESETS_IN_HEADER
 
@@ -481,7 +482,7 @@ class FakeTogglServer:
             spec = _USER_SPECS[wire.lower()]
             if wire == "toSAcceptNeeded":
                 return _json_error(400, "Cannot set value for ToSAcceptNeeded")
-            if value is not None and not _json_type_ok(spec.kind.value, value):
+            if value is not None and not _json_type_ok(spec.kind, value):
                 return _json_error(400, f"json: cannot unmarshal {type(value).__name__} into field {wire}")
             changes[wire] = value
         if "date_format" in changes and changes["date_format"] not in KNOWN_DATE_FORMATS:
@@ -535,7 +536,7 @@ class FakeTogglServer:
             if key.lower() not in WORKSPACE_WRITABLE:
                 return _json_error(400, "The field is not writable")
             spec = _WS_SPECS[key.lower()]
-            if value is not None and not _json_type_ok(spec.kind.value, value):
+            if value is not None and not _json_type_ok(spec.kind, value):
                 return _json_error(400, f"json: cannot unmarshal {type(value).__name__} into field {key}")
         if any(k.lower() == "report_locked_at" for k in body):
             if role != "admin":
@@ -550,14 +551,8 @@ class FakeTogglServer:
         return _json({**ws.preferences, "logo": ws.logo})
 
 
-def _json_type_ok(kind: str, value: Any) -> bool:
-    return {
-        "boolean": isinstance(value, bool),
-        "integer": isinstance(value, int) and not isinstance(value, bool),
-        "string": isinstance(value, str),
-        "array of integers": isinstance(value, list),
-        "array of objects of a documented table": isinstance(value, list),
-    }.get(kind, isinstance(value, dict))
+def _json_type_ok(kind: Kind, value: Any) -> bool:
+    return type(value) is JSON_TYPES[kind]
 
 
 def _redact(headers: Mapping[str, str]) -> dict[str, str]:
