@@ -19,7 +19,7 @@ from aiohttp import web
 import toggl_prefs as tp
 
 from ..conftest import RawServer, reply, stall
-from .conftest import TOKEN, assert_no_secret, record
+from .conftest import EMAIL, PASSWORD, TOKEN, assert_no_secret, record
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 POLICY = tp.RetryPolicy(max_retries=2, backoff_base=0.01, backoff_cap=0.05, retry_after_cap=5)
@@ -170,9 +170,14 @@ CASES = [
 ]
 
 
-@pytest.fixture(params=["async", "sync"])
+@pytest.fixture(params=["async", "sync", "async, email+password"])
 def flavour(request: pytest.FixtureRequest) -> str:
+    """Which client, and (for the secret scan) which kind of credential."""
     return str(request.param)
+
+
+def credentials(flavour: str) -> tp.ApiToken | tp.BasicAuth:
+    return tp.BasicAuth(EMAIL, PASSWORD) if "password" in flavour else tp.ApiToken(TOKEN)
 
 
 def client_tasks() -> set[asyncio.Task[Any]]:
@@ -189,8 +194,8 @@ def client_tasks() -> set[asyncio.Task[Any]]:
 async def call(flavour: str, method: str, base_url: str, options: dict[str, Any]) -> tuple[Any, int, int]:
     """(outcome, attempts, connections still checked out) for one call; closes the client."""
     kwargs = {"base_url": base_url, "rate_limit": None, "retry": POLICY, **options}
-    if flavour == "async":
-        client = tp.AsyncTogglClient(tp.ApiToken(TOKEN), **kwargs)
+    if flavour.startswith("async"):
+        client = tp.AsyncTogglClient(credentials(flavour), **kwargs)
         try:
             outcome: Any = await (
                 client.get_preferences() if method == "GET" else client.update_preferences(theme="x")
@@ -206,7 +211,7 @@ async def call(flavour: str, method: str, base_url: str, options: dict[str, Any]
 
     def blocking() -> tuple[Any, int, int]:
         before = {t.ident for t in threading.enumerate() if t.name.startswith("toggl-prefs")}
-        sync = tp.TogglClient(tp.ApiToken(TOKEN), **kwargs)
+        sync = tp.TogglClient(credentials(flavour), **kwargs)
         try:
             if method == "GET":
                 result: Any = sync.get_preferences()
