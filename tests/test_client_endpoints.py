@@ -174,3 +174,14 @@ async def test_throttle_spaces_requests(make: MakeClient) -> None:
                 await client.get_preferences()  # the server would answer 429 if they came too fast
             assert time.monotonic() - started >= 0.29
             assert [r.status for r in server.requests] == [200] * 4
+
+
+@pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
+async def test_a_session_with_credentials_of_its_own_is_a_clear_error(fake: FakeTogglServer) -> None:
+    async with aiohttp.ClientSession(auth=aiohttp.BasicAuth("someone", "else")) as session:
+        client = tp.AsyncTogglClient(
+            tp.ApiToken(TOKEN), base_url=fake.base_url, session=session, rate_limit=None
+        )
+        with pytest.raises(tp.TogglConfigError, match="credentials of its own"):
+            await client.get_preferences()
+    assert fake.requests == []

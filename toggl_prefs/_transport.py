@@ -123,6 +123,14 @@ class Transport:
             ) from None
         except aiohttp.ClientError as exc:
             raise TransportError(_describe(exc), method=method, url=url) from None
+        except ValueError as exc:
+            if "AUTHORIZATION" not in str(exc):
+                raise
+            # aiohttp refuses two sets of credentials: the session brings its own.
+            raise TogglConfigError(
+                "the aiohttp session adds credentials of its own (its auth=, or a ~/.netrc entry for "
+                "this host with trust_env=True); give the client a session without them"
+            ) from None
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s -> %d (%d bytes, %.1f ms)",
