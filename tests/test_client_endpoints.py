@@ -176,7 +176,7 @@ async def test_throttle_spaces_requests(make: MakeClient) -> None:
             assert [r.status for r in server.requests] == [200] * 4
 
 
-@pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # session auth= is deprecated, still accepted
 async def test_a_session_with_credentials_of_its_own_is_a_clear_error(fake: FakeTogglServer) -> None:
     async with aiohttp.ClientSession(auth=aiohttp.BasicAuth("someone", "else")) as session:
         client = tp.AsyncTogglClient(
