@@ -46,6 +46,7 @@ class Model:
         return converter.unstructure(self)  # type: ignore[no-any-return]
 
     def to_json(self) -> bytes:
+        """:meth:`to_dict` as compact JSON bytes."""
         return dumps(self.to_dict())
 
     def __repr__(self) -> str:
@@ -246,6 +247,7 @@ class UpdateModel:
         return converter.unstructure(self)  # type: ignore[no-any-return]
 
     def to_json(self) -> bytes:
+        """The JSON body as compact bytes (what the client sends)."""
         return dumps(self.to_dict())
 
     def __repr__(self) -> str:

@@ -56,6 +56,7 @@ class Journal:
         self._handle: IO[bytes] | None = None
 
     def record(self, result: BulkResult) -> None:
+        """Append ``result``'s outcome (skipped and dry-run results are not recorded)."""
         if result.skipped or result.dry_run:
             return
         line: dict[str, Any] = {
@@ -82,6 +83,7 @@ class Journal:
             os.fsync(self._handle.fileno())
 
     def close(self) -> None:
+        """Close the file; a later :meth:`record` reopens it."""
         if self._handle is not None:
             self._handle.close()
             self._handle = None

@@ -60,6 +60,7 @@ class BulkSummary:
     attempts: int = 0
 
     def add(self, result: BulkResult) -> BulkResult:
+        """Count ``result``; returns it, so ``summary.add(r)`` fits inside a loop expression."""
         self.by_status[result.status] += 1
         self.attempts += result.attempts
         if result.error is not None:
@@ -68,6 +69,7 @@ class BulkSummary:
 
     @classmethod
     def of(cls, results: Iterable[BulkResult]) -> BulkSummary:
+        """The summary of ``results`` (consumes the iterable)."""
         summary = cls()
         for result in results:
             summary.add(result)
@@ -78,6 +80,7 @@ class BulkSummary:
         return sum(self.by_status.values())
 
     def rows(self) -> list[tuple[str, int]]:
+        """(label, count) rows for a table: statuses, failures by error class, then the total."""
         order = ["fetched", "changed", "unchanged", "skipped", "failed"]
         rows = [(status, self.by_status[status]) for status in order if self.by_status[status]]
         rows += [(f"  {name}", count) for name, count in self.failures.most_common()]

@@ -113,6 +113,7 @@ class Fault:
     method: str | None = None
 
     def matches(self, method: str, path: str) -> bool:
+        """Whether this fault applies to a request (``path`` matches as a substring)."""
         return (self.method is None or self.method == method) and (self.path is None or self.path in path)
 
 
@@ -221,6 +222,7 @@ class FakeTogglServer:
         preferences: Mapping[str, Any] | None = None,
         locking_enabled: bool = False,
     ) -> FakeWorkspace:
+        """Add a workspace (no member yet: give accounts a role in it with ``add_account``)."""
         ws = FakeWorkspace(workspace_id, dict(preferences or {}), locking_enabled)
         self.workspaces[workspace_id] = ws
         return ws
@@ -255,6 +257,7 @@ class FakeTogglServer:
     # -- life cycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start serving on the running loop (``async with`` does this)."""
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -264,6 +267,7 @@ class FakeTogglServer:
         self.port = sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        """Stop serving and close the connections."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
