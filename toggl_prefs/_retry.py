@@ -107,9 +107,6 @@ class RetryPolicy:
         return ceiling * rand()
 
 
-NO_RETRY = RetryPolicy(max_retries=0)
-
-
 def retrying(policy: RetryPolicy, describe: str, rand: Callable[[], float] = random.random) -> AsyncRetrying:
     """A fresh tenacity loop for one call (tenacity objects keep per-call state)."""
 

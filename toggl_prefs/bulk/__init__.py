@@ -26,7 +26,7 @@ import aiohttp
 from yarl import URL
 
 from .._client import _DEFAULT_RETRY, AsyncTogglClient
-from .._generated import PreferencesUpdate, UserPreferences, WorkspacePreferences, WorkspacePreferencesUpdate
+from .._generated import PreferencesUpdate, WorkspacePreferencesUpdate
 from .._retry import RetryPolicy
 from .._targets import read_preferences, write_preferences
 from .._transport import DEFAULT_TIMEOUT
@@ -53,11 +53,6 @@ __all__ = [
     "sync",
     "write_accounts_csv",
 ]
-
-Accounts = Iterable[Account] | AsyncIterable[Account]
-Preferences = UserPreferences | WorkspacePreferences
-Update = PreferencesUpdate | WorkspacePreferencesUpdate
-UpdateFor = Callable[[Any], "Update | None"]
 
 
 def _options(
