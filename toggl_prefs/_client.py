@@ -15,7 +15,7 @@ from ._classify import build_error
 from ._generated import PreferencesUpdate, UserPreferences, WorkspacePreferences, WorkspacePreferencesUpdate
 from ._quota import Quota, parse_quota
 from ._retry import RetryPolicy, retrying
-from ._serde import converter, dumps, loads_object
+from ._serde import dumps
 from ._throttle import Throttle
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Transport
 from ._urls import DEFAULT_BASE_URL, check_base_url, check_client, check_workspace_id, since_param
@@ -108,7 +108,7 @@ class AsyncTogglClient:
     async def get_preferences(self) -> UserPreferences:
         """``GET /me/preferences``: the user's preferences and alpha features."""
         body = await self._request("GET", "/me/preferences")
-        return _decode(body, UserPreferences)
+        return UserPreferences.from_json(body)
 
     async def update_preferences(
         self, changes: PreferencesUpdate | Mapping[str, Any] | None = None, /, **fields: Any
@@ -129,7 +129,7 @@ class AsyncTogglClient:
         client = check_client(client)
         params = None if since is None else {"since": since_param(since)}
         body = await self._request("GET", f"/me/preferences/{client}", params=params)
-        return _decode(body, UserPreferences)
+        return UserPreferences.from_json(body)
 
     async def update_client_preferences(
         self, client: str, changes: PreferencesUpdate | Mapping[str, Any] | None = None, /, **fields: Any
@@ -143,7 +143,7 @@ class AsyncTogglClient:
         """``GET /workspaces/{workspace_id}/preferences``."""
         workspace_id = check_workspace_id(workspace_id)
         body = await self._request("GET", f"/workspaces/{workspace_id}/preferences")
-        return _decode(body, WorkspacePreferences)
+        return WorkspacePreferences.from_json(body)
 
     async def update_workspace_preferences(
         self,
@@ -159,7 +159,7 @@ class AsyncTogglClient:
         body = await self._request("POST", f"/workspaces/{workspace_id}/preferences", body=update.to_dict())
         if not body.strip():
             return WorkspacePreferences()
-        return _decode(body, WorkspacePreferences)
+        return WorkspacePreferences.from_json(body)
 
     async def set_alpha_features(self, features: Mapping[str, bool], *, client: str | None = None) -> None:
         """Enable or disable alpha features by code: ``{"code": True, ...}``. Posts
@@ -237,10 +237,3 @@ def _update(cls: type[U], changes: Any, fields: dict[str, Any]) -> U:
     if update.is_empty():
         raise ValueError(f"nothing to update: the {cls.__name__} sets no field")
     return update
-
-
-_M = TypeVar("_M", UserPreferences, WorkspacePreferences)
-
-
-def _decode(body: bytes, cls: type[_M]) -> _M:
-    return converter.structure(loads_object(body, cls.__name__), cls)
