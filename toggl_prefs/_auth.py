@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from .errors import TogglConfigError
+from .errors import TogglConfigError, TogglFieldError
 
 
 def _basic(user: str, password: str) -> str:
@@ -74,5 +74,5 @@ def resolve_auth(auth: Auth | None) -> Auth:
     if auth is None:
         return auth_from_env()
     if not isinstance(auth, (ApiToken, BasicAuth)):
-        raise TypeError(f"auth must be ApiToken, BasicAuth or None, not {type(auth).__name__}")
+        raise TogglFieldError(f"auth must be ApiToken, BasicAuth or None, not {type(auth).__name__}")
     return auth

@@ -11,6 +11,7 @@ import attrs
 from ._fieldspec import FieldSpec, Kind, describe
 from ._serde import converter, dumps, loads_object
 from ._unset import UNSET, Unset
+from .errors import TogglFieldError
 
 M = TypeVar("M", bound="Model")
 U = TypeVar("U", bound="UpdateModel")
@@ -101,7 +102,7 @@ def coerce(spec: FieldSpec, owner: str, value: Any) -> Any:
         return nested_list(value, spec.nested)
     if _ok(spec.kind, value):
         return list(value) if spec.kind is Kind.INT_LIST else value
-    raise TypeError(
+    raise TogglFieldError(
         f"{owner}.{spec.attr} must be {describe(spec.kind, spec.nested)} or None, "
         f"not {type(value).__name__} {_short_repr(value)}"
     )
@@ -112,7 +113,7 @@ def nested_value(value: N | Mapping[str, Any] | Unset | None, cls: type[N]) -> N
     if value is UNSET or value is None or isinstance(value, cls):
         return value
     if not isinstance(value, Mapping):
-        raise TypeError(f"expected {describe(Kind.OBJECT, cls)}, not {type(value).__name__}")
+        raise TogglFieldError(f"expected {describe(Kind.OBJECT, cls)}, not {type(value).__name__}")
     specs = {s.attr: s for s in cls.__toggl_fields__}
     kwargs: dict[str, Any] = {}
     for name, item in value.items():
@@ -128,7 +129,7 @@ def nested_value(value: N | Mapping[str, Any] | Unset | None, cls: type[N]) -> N
         elif _ok(spec.kind, item):
             kwargs[name] = list(item) if spec.kind is Kind.INT_LIST else item
         else:
-            raise TypeError(
+            raise TogglFieldError(
                 f"{cls.__name__}.{name} must be {describe(spec.kind, spec.nested)}, "
                 f"not {type(item).__name__} {_short_repr(item)}"
             )
@@ -141,7 +142,7 @@ def nested_list(
     if value is UNSET or value is None:
         return value
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-        raise TypeError(f"expected {describe(Kind.OBJECT_LIST, cls)}, not {type(value).__name__}")
+        raise TogglFieldError(f"expected {describe(Kind.OBJECT_LIST, cls)}, not {type(value).__name__}")
     return [nested_value(v, cls) for v in value]  # type: ignore[misc]
 
 
@@ -227,7 +228,7 @@ class UpdateModel:
         elif isinstance(changes, Mapping):
             merged = dict(changes)
         else:
-            raise TypeError(
+            raise TogglFieldError(
                 f"changes must be a {cls.__name__} or a mapping of field names, not {type(changes).__name__}"
             )
         merged.update(fields)
@@ -300,7 +301,7 @@ class UpdateModel:
 
 def _check_extra(owner: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        raise TypeError(f"{owner}.extra must be a dict of str keys, not {type(value).__name__}")
+        raise TogglFieldError(f"{owner}.extra must be a dict of str keys, not {type(value).__name__}")
     return dict(value)
 
 

@@ -19,7 +19,7 @@ from ._serde import dumps
 from ._throttle import Throttle
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Transport
 from ._urls import DEFAULT_BASE_URL, check_base_url, check_client, check_workspace_id, since_param
-from .errors import TogglError
+from .errors import TogglError, TogglFieldError, TogglValidationError
 
 U = TypeVar("U", PreferencesUpdate, WorkspacePreferencesUpdate)
 _DEFAULT_RETRY = RetryPolicy()
@@ -60,9 +60,9 @@ class AsyncTogglClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if not isinstance(retry, RetryPolicy):
-            raise TypeError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
+            raise TogglFieldError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise TypeError(f"session must be an aiohttp.ClientSession, not {type(session).__name__}")
+            raise TogglFieldError(f"session must be an aiohttp.ClientSession, not {type(session).__name__}")
         self._auth = resolve_auth(auth)
         self.base_url: URL = check_base_url(base_url)
         self.retry = retry
@@ -166,12 +166,14 @@ class AsyncTogglClient:
         ``{"alpha_features": [{"code": ..., "enabled": ...}]}`` to ``/me/preferences`` (or to
         ``/me/preferences/{client}``)."""
         if not isinstance(features, Mapping) or not features:
-            raise ValueError("features must be a non-empty mapping of feature code to bool")
+            raise TogglValidationError("features must be a non-empty mapping of feature code to bool")
         for code, enabled in features.items():
             if not isinstance(code, str) or not code:
-                raise TypeError(f"feature codes must be non-empty str, not {code!r}")
+                raise TogglFieldError(f"feature codes must be non-empty str, not {code!r}")
             if not isinstance(enabled, bool):
-                raise TypeError(f"feature {code!r}: enabled must be a bool, not {type(enabled).__name__}")
+                raise TogglFieldError(
+                    f"feature {code!r}: enabled must be a bool, not {type(enabled).__name__}"
+                )
         path = "/me/preferences" if client is None else f"/me/preferences/{check_client(client)}"
         payload = {"alpha_features": [{"code": c, "enabled": e} for c, e in features.items()]}
         await self._request("POST", path, body=payload)
@@ -235,5 +237,5 @@ class AsyncTogglClient:
 def _update(cls: type[U], changes: Any, fields: dict[str, Any]) -> U:
     update = cls.build(changes, **fields)
     if update.is_empty():
-        raise ValueError(f"nothing to update: the {cls.__name__} sets no field")
+        raise TogglValidationError(f"nothing to update: the {cls.__name__} sets no field")
     return update

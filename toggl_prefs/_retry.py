@@ -12,13 +12,14 @@ import attrs
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from . import errors as e
+from .errors import TogglValidationError
 
 log = logging.getLogger("toggl_prefs")
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"RetryPolicy.{attribute.name} must be a number >= 0, not {value!r}")
+        raise TogglValidationError(f"RetryPolicy.{attribute.name} must be a number >= 0, not {value!r}")
 
 
 class RetryBudget:
@@ -35,7 +36,7 @@ class RetryBudget:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 <= ratio <= 1 or minimum_per_second < 0:
-            raise ValueError("RetryBudget needs 0 <= ratio <= 1 and minimum_per_second >= 0")
+            raise TogglValidationError("RetryBudget needs 0 <= ratio <= 1 and minimum_per_second >= 0")
         self.ratio = ratio
         self.minimum_per_second = minimum_per_second
         self._clock = clock
@@ -88,7 +89,7 @@ class RetryPolicy:
     @max_retries.validator
     def _check_max(self, _: attrs.Attribute[int], value: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"RetryPolicy.max_retries must be an int >= 0, not {value!r}")
+            raise TogglValidationError(f"RetryPolicy.max_retries must be an int >= 0, not {value!r}")
 
     def is_retryable(self, exc: BaseException) -> bool:
         """Whether ``exc`` is worth another attempt under this policy."""

@@ -19,7 +19,7 @@ import orjson
 from cattrs.preconf.orjson import make_converter
 
 from ._fieldspec import JSON_TYPES, FieldSpec, Kind
-from .errors import ResponseDecodeError
+from .errors import ResponseDecodeError, TogglFieldError
 
 log = logging.getLogger("toggl_prefs")
 
@@ -273,7 +273,7 @@ def _careful_structure(cls: type, specs: tuple[FieldSpec, ...]) -> Callable[[Any
             if isinstance(data, Mapping):
                 data = dict(data)
             else:
-                raise TypeError(f"{name} needs a JSON object, not {type(data).__name__}")
+                raise TogglFieldError(f"{name} needs a JSON object, not {type(data).__name__}")
         kwargs: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for key, value in data.items():

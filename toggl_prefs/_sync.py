@@ -32,7 +32,7 @@ from ._quota import Quota
 from ._retry import RetryPolicy
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT
 from ._urls import DEFAULT_BASE_URL
-from .errors import TogglConfigError
+from .errors import TogglConfigError, TogglValidationError
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -214,7 +214,7 @@ class TogglClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if session is not None:
-            raise ValueError(
+            raise TogglValidationError(
                 "TogglClient runs its own event loop and cannot use a caller's aiohttp session "
                 "(a session belongs to the loop that created it); use AsyncTogglClient to share one"
             )

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from ._client import AsyncTogglClient
 from ._generated import PreferencesUpdate, UserPreferences, WorkspacePreferences, WorkspacePreferencesUpdate
+from .errors import TogglFieldError
 
 
 async def read_preferences(
@@ -30,10 +31,10 @@ async def write_preferences(
 ) -> None:
     if workspace_id is not None:
         if not isinstance(update, WorkspacePreferencesUpdate):
-            raise TypeError("a workspace takes a WorkspacePreferencesUpdate")
+            raise TogglFieldError("a workspace takes a WorkspacePreferencesUpdate")
         await toggl.update_workspace_preferences(workspace_id, update)
     elif not isinstance(update, PreferencesUpdate):
-        raise TypeError("user and client preferences take a PreferencesUpdate")
+        raise TogglFieldError("user and client preferences take a PreferencesUpdate")
     elif client is not None:
         await toggl.update_client_preferences(client, update)
     else:

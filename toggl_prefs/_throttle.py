@@ -6,6 +6,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from .errors import TogglValidationError
+
 
 def next_slot(now: float, free_at: float, interval: float) -> tuple[float, float]:
     """(delay before this request may go, when the bucket is free again) — the whole rule."""
@@ -22,7 +24,9 @@ class Throttle:
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
-            raise ValueError(f"rate_limit must be a number of requests per second > 0, or None; not {rate!r}")
+            raise TogglValidationError(
+                f"rate_limit must be a number of requests per second > 0, or None; not {rate!r}"
+            )
         self.rate = float(rate)
         self._interval = 1.0 / self.rate
         self._free_at = 0.0

@@ -9,7 +9,7 @@ from typing import Final
 
 from yarl import URL
 
-from .errors import TogglConfigError
+from .errors import TogglConfigError, TogglFieldError, TogglValidationError
 
 DEFAULT_BASE_URL: Final = "https://api.track.toggl.com/api/v9"
 CLIENT_TYPES: Final = ("desktop", "web")
@@ -51,9 +51,9 @@ def check_base_url(base_url: str | URL) -> URL:
 def check_client(client: str) -> str:
     """A client type safe to put into a path segment."""
     if not isinstance(client, str):
-        raise TypeError(f"client must be a str such as 'desktop' or 'web', not {type(client).__name__}")
+        raise TogglFieldError(f"client must be a str such as 'desktop' or 'web', not {type(client).__name__}")
     if not _CLIENT_TOKEN.fullmatch(client):
-        raise ValueError(
+        raise TogglValidationError(
             f"client {client!r} is not a client type: use 'desktop' or 'web' "
             "(other values must be 1-64 letters, digits, '_' or '-')"
         )
@@ -62,22 +62,24 @@ def check_client(client: str) -> str:
 
 def check_workspace_id(workspace_id: int) -> int:
     if isinstance(workspace_id, bool) or not isinstance(workspace_id, int):
-        raise TypeError(f"workspace_id must be an int, not {type(workspace_id).__name__}")
+        raise TogglFieldError(f"workspace_id must be an int, not {type(workspace_id).__name__}")
     if workspace_id <= 0:
-        raise ValueError(f"workspace_id must be positive, not {workspace_id}")
+        raise TogglValidationError(f"workspace_id must be positive, not {workspace_id}")
     return workspace_id
 
 
 def since_param(since: int | datetime) -> str:
     """``since`` as the UNIX timestamp (seconds) the API takes."""
     if isinstance(since, bool):
-        raise TypeError("since must be an int UNIX timestamp or an aware datetime, not bool")
+        raise TogglFieldError("since must be an int UNIX timestamp or an aware datetime, not bool")
     if isinstance(since, datetime):
         if since.tzinfo is None or since.utcoffset() is None:
-            raise ValueError("since must be a timezone-aware datetime (a naive one is ambiguous)")
+            raise TogglValidationError("since must be a timezone-aware datetime (a naive one is ambiguous)")
         return str(int(since.timestamp()))
     if isinstance(since, int):
         if since < 0:
-            raise ValueError(f"since must be a UNIX timestamp >= 0, not {since}")
+            raise TogglValidationError(f"since must be a UNIX timestamp >= 0, not {since}")
         return str(since)
-    raise TypeError(f"since must be an int UNIX timestamp or an aware datetime, not {type(since).__name__}")
+    raise TogglFieldError(
+        f"since must be an int UNIX timestamp or an aware datetime, not {type(since).__name__}"
+    )

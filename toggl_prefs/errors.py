@@ -27,6 +27,8 @@ __all__ = [
     "ServerError",
     "TogglConfigError",
     "TogglError",
+    "TogglFieldError",
+    "TogglValidationError",
     "TransportError",
     "UnknownClientError",
     "WorkspaceNotFoundError",
@@ -52,6 +54,17 @@ class TogglError(Exception):
 
 class TogglConfigError(TogglError, ValueError):
     """The client cannot be set up: no credentials, an insecure ``base_url``, ..."""
+
+
+class TogglValidationError(TogglError, ValueError):
+    """A bad argument, found before anything is sent; also a ``ValueError`` for older ``except`` clauses."""
+
+
+class TogglFieldError(TogglValidationError, TypeError):
+    """An unknown field name or a value of the wrong type, found before anything is sent.
+
+    Also a ``TypeError`` (and, through :class:`TogglValidationError`, a ``ValueError``).
+    """
 
 
 class TransportError(TogglError):

@@ -31,7 +31,7 @@ from .._retry import RetryPolicy
 from .._targets import read_preferences, write_preferences
 from .._transport import DEFAULT_TIMEOUT
 from .._urls import DEFAULT_BASE_URL, check_base_url, check_client, check_workspace_id
-from ..errors import TogglError
+from ..errors import TogglError, TogglFieldError, TogglValidationError
 from ._accounts import Account, AccountsFileError, in_shard, iter_accounts, load_accounts, write_accounts_csv
 from ._engine import OnQuota, Options, run_bulk
 from ._journal import Journal, fingerprint, read_journal
@@ -91,7 +91,7 @@ def _options(
 
 def _target(client: str | None, workspace_id: int | None) -> tuple[str | None, int | None]:
     if client is not None and workspace_id is not None:
-        raise ValueError("give client or workspace_id, not both")
+        raise TogglValidationError("give client or workspace_id, not both")
     return (
         None if client is None else check_client(client),
         None if workspace_id is None else check_workspace_id(workspace_id),
@@ -175,9 +175,9 @@ async def apply_all(
     update_for: Callable[[Any], Any]
     if not callable(update) or isinstance(update, (PreferencesUpdate, WorkspacePreferencesUpdate)):
         if not isinstance(update, expected):
-            raise TypeError(f"update must be a {expected.__name__} (or a function returning one)")
+            raise TogglFieldError(f"update must be a {expected.__name__} (or a function returning one)")
         if update.is_empty():
-            raise ValueError(f"nothing to apply: the {expected.__name__} sets no field")
+            raise TogglValidationError(f"nothing to apply: the {expected.__name__} sets no field")
         fixed = update
         update_for = lambda _: fixed  # noqa: E731
         described: Any = update.to_dict()
@@ -207,7 +207,9 @@ async def apply_all(
         if inspect.isawaitable(wanted):
             wanted = await wanted
         if wanted is not None and not isinstance(wanted, expected):
-            raise TypeError(f"the update function returned {type(wanted).__name__}, not {expected.__name__}")
+            raise TogglFieldError(
+                f"the update function returned {type(wanted).__name__}, not {expected.__name__}"
+            )
         diff = None if wanted is None else wanted.without_unchanged(current)
         if diff is None or diff.is_empty():
             return BulkResult(account.key, ok=True, changed=False, attempts=toggl._attempts_made)
@@ -257,7 +259,9 @@ async def clone_all(
             raise TogglError(f"cannot read the source account {source.key!r}: {exc}") from exc
     update = PreferencesUpdate.from_preferences(prefs)
     if update.is_empty():
-        raise ValueError(f"the source account {source.key!r} carries no writable preference to clone")
+        raise TogglValidationError(
+            f"the source account {source.key!r} carries no writable preference to clone"
+        )
 
     async def others() -> AsyncIterator[Account]:
         if isinstance(accounts, AsyncIterable):

@@ -14,6 +14,7 @@ import attrs
 import orjson
 
 from .._auth import ApiToken, BasicAuth
+from ..errors import TogglFieldError, TogglValidationError
 
 
 class AccountsFileError(ValueError):
@@ -30,12 +31,12 @@ class Account:
     @key.validator
     def _check_key(self, _: attrs.Attribute[str], value: str) -> None:
         if not isinstance(value, str) or not value.strip():
-            raise ValueError("an account key must be a non-empty str")
+            raise TogglValidationError("an account key must be a non-empty str")
 
     @auth.validator
     def _check_auth(self, _: attrs.Attribute[Any], value: Any) -> None:
         if not isinstance(value, (ApiToken, BasicAuth)):
-            raise TypeError(f"account {self.key!r}: auth must be ApiToken or BasicAuth")
+            raise TogglFieldError(f"account {self.key!r}: auth must be ApiToken or BasicAuth")
 
 
 def _account(key: Any, row: dict[str, Any], where: str) -> Account:
@@ -119,7 +120,7 @@ def check_shard(shard: tuple[int, int] | None) -> tuple[int, int] | None:
         return None
     index, count = shard
     if not (isinstance(index, int) and isinstance(count, int) and count >= 1 and 0 <= index < count):
-        raise ValueError(f"shard must be (index, count) with 0 <= index < count, not {shard!r}")
+        raise TogglValidationError(f"shard must be (index, count) with 0 <= index < count, not {shard!r}")
     return index, count
 
 
@@ -135,7 +136,7 @@ async def aiter_accounts(accounts: Iterable[Account] | AsyncIterable[Account]) -
 
 def _checked(account: Any) -> Account:
     if not isinstance(account, Account):
-        raise TypeError(f"accounts must be Account objects, not {type(account).__name__}")
+        raise TogglFieldError(f"accounts must be Account objects, not {type(account).__name__}")
     return account
 
 

@@ -15,7 +15,7 @@ import attrs
 from .._client import AsyncTogglClient
 from .._retry import RetryBudget, RetryPolicy
 from .._transport import new_session
-from ..errors import QuotaExceededError, TogglError
+from ..errors import QuotaExceededError, TogglError, TogglValidationError
 from ._accounts import Account, aiter_accounts, check_shard, in_shard
 from ._journal import Journal
 from ._result import BulkResult
@@ -47,11 +47,11 @@ class Options:
             or not isinstance(self.concurrency, int)
             or self.concurrency < 1
         ):
-            raise ValueError(f"concurrency must be an int >= 1, not {self.concurrency!r}")
+            raise TogglValidationError(f"concurrency must be an int >= 1, not {self.concurrency!r}")
         if self.on_quota not in ("wait", "fail"):
-            raise ValueError(f"on_quota must be 'wait' or 'fail', not {self.on_quota!r}")
+            raise TogglValidationError(f"on_quota must be 'wait' or 'fail', not {self.on_quota!r}")
         if not self.max_quota_wait >= 0:
-            raise ValueError("max_quota_wait must be >= 0 seconds")
+            raise TogglValidationError("max_quota_wait must be >= 0 seconds")
         self.shard = check_shard(self.shard)
         retry = self.client_options.get("retry") or RetryPolicy()
         if retry.budget is None:

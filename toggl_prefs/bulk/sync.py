@@ -19,6 +19,7 @@ from .._retry import RetryPolicy
 from .._sync import LoopThread
 from .._transport import DEFAULT_TIMEOUT
 from .._urls import DEFAULT_BASE_URL
+from ..errors import TogglValidationError
 from ._accounts import Account
 from ._engine import OnQuota
 from ._result import BulkResult
@@ -51,7 +52,7 @@ def _iterate(make: Callable[[], AsyncIterator[BulkResult]]) -> Iterator[BulkResu
 
 def _no_session(session: aiohttp.ClientSession | None) -> None:
     if session is not None:
-        raise ValueError(
+        raise TogglValidationError(
             "the blocking bulk functions run their own event loop and cannot use a caller's aiohttp "
             "session; use toggl_prefs.bulk (async) to share one"
         )

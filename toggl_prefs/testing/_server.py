@@ -20,6 +20,7 @@ from aiohttp import web
 from .._fieldspec import JSON_TYPES, Kind
 from .._generated import OMITTED_IF_EMPTY, UserPreferences, WorkspacePreferences
 from .._quota import REMAINING_HEADER, RESETS_IN_HEADER
+from ..errors import TogglValidationError
 
 KNOWN_DATE_FORMATS = ("MM/DD/YYYY", "DD-MM-YYYY", "MM-DD-YYYY", "YYYY-MM-DD", "DD/MM/YYYY", "DD.MM.YYYY")
 KNOWN_TIMEOFDAY_FORMATS = ("H:mm", "h:mm A")
@@ -190,7 +191,7 @@ class FakeTogglServer:
         ``workspaces`` maps a workspace id to a role (``"admin"``/``"user"``) or to
         ``{"role": ..., "preferences": {...}, "locking_enabled": bool}``."""
         if api_token is None and (email is None or password is None):
-            raise ValueError("an account needs api_token, or email and password")
+            raise TogglValidationError("an account needs api_token, or email and password")
         account = FakeAccount(
             key=key or f"account{next(self._names)}", api_token=api_token, email=email, password=password
         )
