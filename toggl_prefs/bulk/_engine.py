@@ -122,6 +122,8 @@ async def run_bulk(
                     spawn(park(account, float(wait)))
                     continue  # still pending: it comes back when its window resets
                 result = BulkResult(account.key, ok=False, error=exc, attempts=client._attempts_made)
+            except TogglValidationError:
+                raise  # the caller's mistake (an update function's bad value): the run stops, as before
             except TogglError as exc:
                 result = BulkResult(account.key, ok=False, error=exc, attempts=client._attempts_made)
             if journal is not None:
