@@ -5,6 +5,11 @@ Design: one background loop thread per ``TogglClient``, started on the first cal
 thread, a slow or wedged call in one cannot stall another, and "no thread left after close()" is
 simple to guarantee. A client is cheap to share: it is thread-safe, so one per process (or per
 account) is the intended use.
+
+Life cycle: every call is registered with the loop thread until it is settled, and whatever ends the
+loop (close() from any thread, even from inside a call; a dropped client's finalizer; a crash) wakes
+each waiting caller with its outcome or ``TogglConfigError``. Nobody waits on a loop that no longer
+runs, and the thread never refers to the facade, so a dropped client can be collected and stops it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from yarl import URL
 from ._auth import ApiToken, BasicAuth
 from ._client import _DEFAULT_RETRY, AsyncTogglClient
 from ._generated import PreferencesUpdate, UserPreferences, WorkspacePreferences, WorkspacePreferencesUpdate
+from ._loopbound import serving_loop
 from ._quota import Quota
 from ._retry import RetryPolicy
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT
@@ -37,7 +43,10 @@ from .errors import TogglConfigError, TogglValidationError
 P = ParamSpec("P")
 T = TypeVar("T")
 
-_CANCEL_GRACE = 5.0  # seconds to let an interrupted call unwind before giving up on it
+_CANCEL_GRACE = 5.0  # seconds to let an interrupted or closed call unwind before giving up on it
+_CLOSE_GRACE = 3 * _CANCEL_GRACE  # seconds close() waits for the loop thread before it stops waiting
+_CLOSED = "the client is closed"
+_CLOSED_IN_FLIGHT = "the client was closed while this call was in progress"
 _FORK_LOCK = threading.Lock()
 
 
@@ -50,15 +59,46 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_fork_lock)
 
 
-class LoopThread:
-    """An event loop running in a daemon thread, started on demand and restarted after ``fork()``."""
+class _Call:
+    """One blocking call: what to run, the lock its caller waits on, and how it ended."""
 
-    def __init__(self, name: str) -> None:
+    __slots__ = ("error", "finished", "interrupted", "make", "task")
+
+    def __init__(self, make: Callable[[], Awaitable[Any]]) -> None:
+        self.make = make
+        self.finished = _thread.allocate_lock()
+        self.finished.acquire()
+        self.task: asyncio.Task[Any] | None = None
+        self.error: BaseException | None = None  # set instead of the task's outcome
+        self.interrupted = False
+
+
+class LoopThread:
+    """An event loop running in a daemon thread, started on demand and restarted after ``fork()``.
+
+    Every call stays registered here until it is settled, and each way the loop can stop (close(),
+    a dropped client, a wedged or crashed loop) settles whatever is left: no caller ever waits on a
+    loop that no longer runs. Nothing here refers to the ``TogglClient``, so that a dropped client
+    can be collected (and stop this thread) while the loop runs."""
+
+    def __init__(self, name: str, on_close: Callable[[], Awaitable[None]] | None = None) -> None:
         self._name = name
-        self._lock = threading.Lock()
+        self.on_close = on_close
+        """Coroutine run on the loop by close(), after the calls are cancelled (closes the session)."""
+        self._init_state()
+
+    def _init_state(self) -> None:
+        # Reentrant: a dropped client's finalizer (which closes this) may run during a garbage
+        # collection triggered on a thread that already holds the lock.
+        self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._calls: set[_Call] = set()  # registered, not yet settled
+        self._closing = False
+        self._ended = threading.Event()  # set as the loop thread's last act
+        self._close_error: BaseException | None = None
+        self._shutdown_task: asyncio.Task[None] | None = None
 
     @property
     def thread(self) -> threading.Thread | None:
@@ -74,36 +114,45 @@ class LoopThread:
             if self._pid != os.getpid():
                 # The parent's loop has no thread here. Abandon it, and make sure that nothing the
                 # child does to it (finalizers included) can reach the parent's epoll instance.
+                # The parent's pending calls belong to threads that do not exist here either.
                 if self._loop is not None:
                     _detach_inherited_loop(self._loop)
                     _ABANDONED.append(self._loop)
-                self._loop, self._thread, self._pid = None, None, os.getpid()
-                self._lock = threading.Lock()
+                closing = self._closing
+                self._init_state()
+                self._closing = closing  # closed in the parent: closed here too
                 return True
         return False
 
     def loop(self) -> asyncio.AbstractEventLoop:
-        loop = self._loop
-        if loop is not None:
-            return loop
+        """The loop, started on first use. :class:`TogglConfigError` once closing."""
         with self._lock:
-            if self._loop is None:
-                ready = threading.Event()
-                new_loop = asyncio.new_event_loop()
+            if self._closing:
+                raise TogglConfigError(_CLOSED)
+            return self._loop or self._start()
 
-                def run() -> None:
-                    asyncio.set_event_loop(new_loop)
-                    ready.set()
-                    new_loop.run_forever()
-                    # Finish on this thread: the caller of stop() may be inside a loop of its own.
-                    new_loop.run_until_complete(new_loop.shutdown_asyncgens())
-                    new_loop.close()
+    def _start(self) -> asyncio.AbstractEventLoop:
+        ready = threading.Event()
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=self._serve, args=(loop, ready), name=self._name, daemon=True)
+        thread.start()
+        ready.wait()
+        self._loop, self._thread = loop, thread
+        return loop
 
-                thread = threading.Thread(target=run, name=self._name, daemon=True)
-                thread.start()
-                ready.wait()
-                self._loop, self._thread = new_loop, thread
-            return self._loop
+    def _serve(self, loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+        asyncio.set_event_loop(loop)
+        ready.set()
+        try:
+            loop.run_forever()
+            # Finish on this thread: the caller of close() may be inside a loop of its own.
+            _finish(loop)
+        finally:
+            with self._lock:  # refuse new calls before the loop closes (normally close() did)
+                self._closing = True
+                loop.close()
+            self._settle_all()
+            self._ended.set()
 
     def check_caller(self) -> None:
         if self._thread is not None and threading.current_thread() is self._thread:
@@ -116,54 +165,136 @@ class LoopThread:
         """Run ``coro_fn()`` on the loop and wait for its result, from any other thread.
 
         Leaner than ``asyncio.run_coroutine_threadsafe`` (which chains two futures across the
-        threads): one ``call_soon_threadsafe`` to start a task, one lock released by its done
-        callback. On this hop every microsecond counts, as it is paid on each call."""
+        threads): one ``call_soon_threadsafe`` to start a task, one lock released when the call is
+        settled. On this hop every microsecond counts, as it is paid on each call."""
         self.check_caller()
-        loop = self.loop()
-        finished = _thread.allocate_lock()
-        finished.acquire()
-        box: list[Any] = []  # the task, or the exception raised while creating it
-        abandoned = False
-
-        def start() -> None:
-            if abandoned:  # interrupted before the task existed
-                finished.release()
-                return
-            try:
-                task: asyncio.Task[T] = loop.create_task(coro_fn())  # type: ignore[arg-type]
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-                box.append(exc)
-                finished.release()
-                return
-            box.append(task)
-            task.add_done_callback(lambda _: finished.release())
-
-        loop.call_soon_threadsafe(start)
+        call = _Call(coro_fn)
+        with self._lock:
+            # Registering and scheduling under the lock orders this call strictly before or after
+            # close(): either it is queued ahead of the shutdown (which cancels it), or refused.
+            if self._closing:
+                raise TogglConfigError(_CLOSED)
+            loop = self._loop or self._start()
+            self._calls.add(call)
+            loop.call_soon_threadsafe(self._begin, loop, call)
         try:
-            finished.acquire()
+            call.finished.acquire()
         except BaseException:
             # KeyboardInterrupt (or another interruption of the wait): cancel the task and wait for
             # it to unwind, so the client stays usable and no connection is left half-read.
-            abandoned = True
-            loop.call_soon_threadsafe(lambda: box and isinstance(box[0], asyncio.Task) and box[0].cancel())
-            finished.acquire(timeout=_CANCEL_GRACE)
+            self._abandon(call)
             raise
-        outcome = box[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        result: T = outcome.result()
+        if call.error is not None:
+            raise call.error
+        task = call.task
+        assert task is not None  # settled without an error: the task ran
+        if task.cancelled() and self._closing:
+            raise TogglConfigError(_CLOSED_IN_FLIGHT)
+        result: T = task.result()
         return result
 
-    def stop(self) -> None:
-        with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None or thread is None:
+    def _begin(self, loop: asyncio.AbstractEventLoop, call: _Call) -> None:
+        if self._closing or call.interrupted:  # closed or interrupted before the task existed
+            self._settle(call, TogglConfigError(_CLOSED) if self._closing else None)
             return
-        if thread is threading.current_thread():
-            raise RuntimeError("a TogglClient cannot be closed from its own event loop thread")
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
+        try:
+            task: asyncio.Task[Any] = loop.create_task(call.make())  # type: ignore[arg-type]
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            self._settle(call, exc)
+            return
+        call.task = task
+        task.add_done_callback(lambda _: self._settle(call))
+
+    def _settle(self, call: _Call, error: BaseException | None = None) -> None:
+        """Wake the caller of ``call`` (once: whoever settles it first decides the outcome)."""
+        with self._lock:
+            if call not in self._calls:
+                return
+            self._calls.remove(call)
+        if error is not None:
+            call.error = error
+        call.finished.release()
+
+    def _settle_all(self) -> None:
+        with self._lock:
+            calls, self._calls = self._calls, set()
+        for call in calls:
+            call.error = TogglConfigError(_CLOSED_IN_FLIGHT)
+            call.finished.release()
+
+    def _abandon(self, call: _Call) -> None:
+        call.interrupted = True
+        with self._lock:
+            loop = self._loop if call in self._calls else None
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._cancel, call)
+            else:
+                loop = None
+        if loop is not None:  # settled by the cancelled task, or when the loop stops
+            call.finished.acquire(timeout=_CANCEL_GRACE)
+
+    @staticmethod
+    def _cancel(call: _Call) -> None:
+        if call.task is not None:
+            call.task.cancel()
+
+    def close(self, *, wait: bool = True) -> None:
+        """Cancel every pending call (its caller gets :class:`TogglConfigError`, unless it finishes
+        first), run :attr:`on_close`, stop the loop. Idempotent and thread-safe.
+
+        With ``wait`` (the default) it returns once the thread has ended, bounded: a loop wedged by
+        foreign code is given up on after a while, and its callers are woken from here. On the
+        loop's own thread (in a callback of a call) it only starts the close: a thread cannot wait
+        for itself. An interrupted wait (Ctrl-C) leaves the close to finish on the loop thread."""
+        self.forked()
+        with self._lock:
+            first = not self._closing
+            self._closing = True
+            loop, thread = self._loop, self._thread
+            if first and loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._begin_shutdown, loop)
+        if thread is None or not wait or thread is threading.current_thread():
+            return
+        # Wait on an Event, not on Thread.join(): on Python 3.11 a join() interrupted by Ctrl-C can
+        # mark a running thread as stopped. Once the event is set, the join is immediate.
+        if self._ended.wait(_CLOSE_GRACE):
+            thread.join(_CLOSE_GRACE)
+        else:
+            self._settle_all()  # the loop does not run: nobody else will wake them
+        if first and self._close_error is not None:
+            raise self._close_error
+
+    def stop(self) -> None:
+        """Same as :meth:`close`."""
+        self.close()
+
+    def _begin_shutdown(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._shutdown_task = loop.create_task(self._shutdown(loop))
+
+    async def _shutdown(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            tasks = [call.task for call in self._calls if call.task is not None]
+        for task in tasks:
+            task.cancel()
+        try:
+            if tasks:
+                await asyncio.wait(tasks, timeout=_CANCEL_GRACE)
+            if self.on_close is not None:
+                await asyncio.wait_for(self.on_close(), _CANCEL_GRACE)
+        except Exception as exc:  # noqa: BLE001 - reported to close()'s caller
+            self._close_error = exc
+        finally:
+            loop.stop()
+
+
+def _finish(loop: asyncio.AbstractEventLoop) -> None:
+    """What ``asyncio.run()`` does after its main task: let leftover tasks unwind, finalize."""
+    leftovers = asyncio.all_tasks(loop)
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        loop.run_until_complete(asyncio.wait(leftovers, timeout=_CANCEL_GRACE))
+    loop.run_until_complete(loop.shutdown_asyncgens())
 
 
 _ABANDONED: list[object] = []
@@ -229,9 +360,13 @@ class TogglClient:
         self._auth = auth
         # Validates every argument here, in the caller's thread, before any thread starts.
         self._async = AsyncTogglClient(auth, **self._options)
-        self._runner = LoopThread(f"toggl-prefs-{id(self):x}")
+        self._runner = LoopThread(f"toggl-prefs-{id(self):x}", on_close=self._async.aclose)
         self._closed = False
         _LIVE.add(self)
+        # A dropped client stops its loop thread (closing its session first). The runner holds no
+        # reference to this facade, so dropping the facade is possible while the loop runs.
+        self._finalizer = weakref.finalize(self, self._runner.close, wait=False)
+        self._finalizer.atexit = False  # at exit, _close_live_clients closes and waits instead
 
     def __repr__(self) -> str:
         return repr(self._async).replace("AsyncTogglClient", "TogglClient", 1)
@@ -259,17 +394,16 @@ class TogglClient:
         self.close()
 
     def close(self) -> None:
-        """Close the session and stop the loop thread. Idempotent."""
-        if self._closed:
-            return
+        """Close the session and stop the loop thread. Idempotent and thread-safe.
+
+        Calls still pending in other threads (in flight, backing off, waiting for the throttle) are
+        cancelled, and their callers get :class:`TogglConfigError`; a call that finishes first keeps
+        its outcome. Returns once the loop thread has ended, except from inside a call (a callback
+        on the loop thread), where it starts the close and returns."""
         self._closed = True
         _LIVE.discard(self)
-        if self._runner.forked() or self._runner.thread is None:
-            return
-        try:
-            self._runner.run(self._async.aclose)
-        finally:
-            self._runner.stop()
+        self._finalizer.detach()
+        self._runner.close()
 
     def _call(
         self,
@@ -283,8 +417,9 @@ class TogglClient:
             # The child of a fork gets a fresh loop and session; the parent's are not ours to close.
             _ABANDONED.append(self._async)
             self._async = AsyncTogglClient(self._auth, **self._options)
+            self._runner.on_close = self._async.aclose
         self._runner.check_caller()
-        _warn_if_inside_a_running_loop()
+        check_calling_loop(self._async.base_url)
         client = self._async
         return self._runner.run(lambda: method(client, *args, **kwargs))
 
@@ -329,14 +464,24 @@ class TogglClient:
         return self._call(AsyncTogglClient.set_alpha_features, features, client=client)
 
 
-def _warn_if_inside_a_running_loop() -> None:
+def check_calling_loop(base_url: str | URL, *, warn: bool = True) -> None:
+    """Refuse a blocking call that can never be answered (its server runs on the calling thread's
+    loop); warn about one that blocks the caller's loop. Cheap when no loop runs in this thread."""
     try:
-        asyncio.get_running_loop()
+        running = asyncio.get_running_loop()
     except RuntimeError:
+        return
+    if serving_loop(base_url) is running:
+        raise TogglConfigError(
+            f"the server at {base_url} runs on the event loop of the calling thread, which this "
+            "blocking call would block, so it could never answer; use AsyncTogglClient (and await "
+            "it), or the threaded server (the toggl_sync_server fixture, or `with FakeTogglServer()`)"
+        )
+    if not warn:
         return
     warnings.warn(
         "a blocking TogglClient call was made from inside a running event loop; it blocks that loop "
         "until the call returns. Use AsyncTogglClient in async code.",
         RuntimeWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
