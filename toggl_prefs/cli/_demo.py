@@ -11,6 +11,7 @@ from .._client import AsyncTogglClient
 from .._generated import PreferencesUpdate
 from .._retry import RetryPolicy
 from ..testing import FakeTogglServer
+from ._exit import ExitCode
 from ._output import Printer, show
 
 # Short waits so the tour takes seconds; real clients keep the defaults.
@@ -115,7 +116,7 @@ async def run_demo(out: Printer) -> int:
         last = server.requests[-1]
         out.line(f"   {last.method} {last.path} Authorization: {last.headers.get('Authorization')}")
     out.good(f"\nDone in {time.monotonic() - started:.1f}s. Next: TOGGL_API_TOKEN=... toggl-prefs get")
-    return 0
+    return ExitCode.OK
 
 
 async def _burst(server: FakeTogglServer, *, throttled: bool) -> int:
