@@ -18,9 +18,18 @@ def _basic(user: str, password: str) -> str:
 def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value:
         raise TogglConfigError(f"{attribute.name} must be a non-empty str")
-    if ":" in value and attribute.name in ("email", "api_token"):
+    if attribute.name == "password":
+        return  # a password may hold any character
+    if ":" in value:
         # A colon would split the Basic credentials at the wrong place.
         raise TogglConfigError(f"{attribute.name} must not contain ':'")
+    if any(ch < " " or ch == "\x7f" for ch in value) or (
+        attribute.name == "api_token" and not value.isprintable()
+    ):
+        raise TogglConfigError(f"{attribute.name} must not contain control characters")
+    if attribute.name == "api_token" and any(ch.isspace() for ch in value):
+        # A token copied with a trailing newline or space would fail as "403 Incorrect username".
+        raise TogglConfigError("api_token must not contain whitespace (was it copied with a newline?)")
 
 
 @attrs.frozen(repr=False)

@@ -36,11 +36,17 @@ _STATUS: dict[int, type[e.APIError]] = {
     404: e.NotFoundError,
     429: e.RateLimitError,
 }
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
-_H1 = re.compile(rb"<h1[^>]*>(.*?)</h1>", re.I | re.S)
-_TAGS = re.compile(r"<[^>]+>")
+_SCAN = 16 * 1024
+"""Bytes of an error page searched for its message: enough for any real page's ``<h1>``/``<title>``,
+and a bound on the work a hostile page can cause."""
+_TAGS = re.compile(r"<[^<>]*>")  # linear: a run of "<" without ">" fails at the next "<", no backtracking
 _SPACE = re.compile(r"\s+")
+# Control characters (C0, DEL, C1) become spaces: server text ends up in str(error), which terminals
+# print, and escape sequences must not reach them.
+_CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)], " ")
 _MAX_MESSAGE = 300
+_MAX_REQUEST_ID = 128
+_MAX_RETRY_AFTER = 64  # characters; an HTTP date is 29
 
 
 def normalise(message: str) -> str:
@@ -49,13 +55,16 @@ def normalise(message: str) -> str:
 
 def extract_message(body: bytes) -> str:
     """The human message in an error body: a JSON string, a JSON object's ``message``/``error``,
-    an HTML page's ``<h1>`` or ``<title>``, or the plain text itself."""
-    text = body.strip()
-    if not text:
+    an HTML page's ``<h1>`` or ``<title>``, or the plain text itself.
+
+    Linear in the body's size whatever its shape: JSON goes to orjson, and pages and text are read
+    from a bounded prefix with plain searches (no regex that can backtrack)."""
+    head = body[:_SCAN].strip()
+    if not head:
         return ""
-    if text[:1] in (b'"', b"{"):
+    if head[:1] in (b'"', b"{"):
         try:
-            data = orjson.loads(text)
+            data = orjson.loads(body)
         except orjson.JSONDecodeError:
             data = None
         if isinstance(data, str):
@@ -64,18 +73,45 @@ def extract_message(body: bytes) -> str:
             for key in ("message", "error", "error_message"):
                 if isinstance(data.get(key), str):
                     return _short(data[key])
-    if text[:1] == b"<":
-        for pattern in (_H1, _TITLE):
-            m = pattern.search(text)
-            if m:
-                raw = m.group(1).decode("utf-8", "replace")
-                return _short(html.unescape(_TAGS.sub("", raw)))
-        return ""
-    return _short(text.decode("utf-8", "replace"))
+    if head[:1] == b"<":
+        return _page_message(head)
+    return _short(head.decode("utf-8", "replace"))
+
+
+def _page_message(page: bytes) -> str:
+    """The text of the page's first ``<h1>`` (if it has any), else of its ``<title>``."""
+    lower = page.lower()
+    for tag in (b"h1", b"title"):
+        content = _element(page, lower, tag)
+        if content is not None:
+            text = _short(html.unescape(_TAGS.sub("", content.decode("utf-8", "replace"))))
+            if text:
+                return text
+    return ""
+
+
+def _element(page: bytes, lower: bytes, tag: bytes) -> bytes | None:
+    """What lies between the first ``<tag ...>`` and the ``</tag>`` after it, or ``None``.
+
+    Every search starts where the last one ended, so the whole is one pass over ``lower``."""
+    opening, closing, at = b"<" + tag, b"</" + tag + b">", 0
+    while True:
+        at = lower.find(opening, at)
+        if at < 0:
+            return None
+        at += len(opening)
+        if lower[at : at + 1] in (b">", b"/", b" ", b"\t", b"\n", b"\r", b"\f"):
+            break  # ``<h1>`` or ``<h1 class=...>``, not ``<h10>`` or ``<titles>``
+    start = lower.find(b">", at)
+    if start < 0:
+        return None
+    end = lower.find(closing, start + 1)
+    return None if end < 0 else page[start + 1 : end]
 
 
 def _short(message: str) -> str:
-    message = _SPACE.sub(" ", message).strip()
+    # Cut first (whitespace collapses, so keep some slack), then clean: the work stays bounded.
+    message = _SPACE.sub(" ", message[: _MAX_MESSAGE * 8].translate(_CONTROLS)).strip()
     return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 1] + "…"
 
 
@@ -103,6 +139,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if value is None:
         return None
     value = value.strip()
+    if len(value) > _MAX_RETRY_AFTER:
+        return None
     if value.isascii() and value.isdigit():
         return float(int(value[:12]))
     try:
@@ -122,7 +160,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def request_id(headers: Mapping[str, str]) -> str | None:
-    return headers.get("X-Request-Id") or headers.get("X-Toggl-Request-Id")
+    """The server's request id, cleaned of control characters and clipped (it is shown in errors)."""
+    value = headers.get("X-Request-Id") or headers.get("X-Toggl-Request-Id")
+    if not value:
+        return None
+    return value[:_MAX_REQUEST_ID].translate(_CONTROLS).strip() or None
 
 
 def build_error(
@@ -151,7 +193,8 @@ def build_error(
     )
     if isinstance(err, e.QuotaExceededError) and quota is not None:
         err.remaining, err.resets_in = quota.remaining, quota.resets_in
-    if isinstance(err, e.RateLimitError):
+    if isinstance(err, e.RateLimitError) or (isinstance(err, e.ServerError) and status == 503):
+        # RFC 9110 defines Retry-After for 429 and 503: both are honoured (RetryPolicy).
         err.retry_after = parse_retry_after(headers.get("Retry-After"))
     return err
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
@@ -17,7 +18,7 @@ from ._quota import Quota, parse_quota
 from ._retry import RetryPolicy, retrying
 from ._serde import dumps
 from ._throttle import Throttle
-from ._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Transport
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Transport, session_has_cookie_jar
 from ._urls import DEFAULT_BASE_URL, check_base_url, check_client, check_workspace_id, since_param
 from .errors import TogglError, TogglFieldError, TogglValidationError
 
@@ -42,9 +43,13 @@ class AsyncTogglClient:
     :param rate_limit: requests per second for this client (Toggl's safe rate is 1 per token);
         ``None`` turns the throttle off.
     :param session: an ``aiohttp.ClientSession`` you own and close (share one among many clients);
-        by default the client opens its own on the running loop and closes it on exit.
-    :param user_agent: your product's token, put in front of toggl-prefs' own ``User-Agent``.
-    :param max_response_bytes: the largest response body accepted.
+        by default the client opens its own on the running loop and closes it on exit. Create it with
+        ``cookie_jar=aiohttp.DummyCookieJar()`` (a ``UserWarning`` says so otherwise): a shared cookie
+        jar would send one account's cookies with another's requests.
+    :param user_agent: your product's token, put in front of toggl-prefs' own ``User-Agent``
+        (printable ASCII, at most 256 characters).
+    :param max_response_bytes: the largest response body accepted, counted after decoding a
+        compressed (gzip, deflate) body; a larger one is a :class:`ResponseDecodeError`, not retried.
     """
 
     def __init__(
@@ -63,6 +68,14 @@ class AsyncTogglClient:
             raise TogglFieldError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TogglFieldError(f"session must be an aiohttp.ClientSession, not {type(session).__name__}")
+        if session is not None and session_has_cookie_jar(session):
+            warnings.warn(
+                "the aiohttp session given to AsyncTogglClient keeps cookies: shared between clients of "
+                "different accounts, it sends a cookie set in an answer to one account with the requests "
+                "of the others; create it with cookie_jar=aiohttp.DummyCookieJar()",
+                UserWarning,
+                stacklevel=2,
+            )
         self._auth = resolve_auth(auth)
         self.base_url: URL = check_base_url(base_url)
         self.retry = retry

@@ -74,8 +74,9 @@ class RetryPolicy:
     - ``max_retries``: retries after the first attempt (so ``2`` means at most 3 attempts).
     - ``backoff_base`` / ``backoff_cap``: full-jitter exponential backoff, in seconds: the n-th retry
       waits a random time in ``[0, min(cap, base * 2**(n-1))]``.
-    - ``retry_after_cap``: the longest ``Retry-After`` honoured, in seconds; a server asking for more
-      gets a :class:`~toggl_prefs.RateLimitError` (with ``retry_after``) raised at once instead.
+    - ``retry_after_cap``: the longest ``Retry-After`` honoured (on a 429 or a 503), in seconds; a
+      server asking for more gets its :class:`~toggl_prefs.RateLimitError` or
+      :class:`~toggl_prefs.ServerError` (with ``retry_after``) raised at once instead.
     - ``budget``: a :class:`RetryBudget` shared between clients, or ``None`` (no shared limit).
     """
 
@@ -93,16 +94,16 @@ class RetryPolicy:
 
     def is_retryable(self, exc: BaseException) -> bool:
         """Whether ``exc`` is worth another attempt under this policy."""
-        if isinstance(exc, e.RateLimitError):
+        if isinstance(exc, (e.RateLimitError, e.ServerError)):
             return exc.retry_after is None or exc.retry_after <= self.retry_after_cap
-        return isinstance(exc, (e.ServerError, e.TransportError))
+        return isinstance(exc, e.TransportError)
 
     def delay(self, retry_number: int, exc: BaseException | None, rand: Callable[[], float]) -> float:
         """Seconds to wait before retry ``retry_number`` (1-based) after ``exc``.
 
         ``rand`` returns a float in [0, 1); a server's ``Retry-After`` takes precedence.
         """
-        if isinstance(exc, e.RateLimitError) and exc.retry_after is not None:
+        if isinstance(exc, (e.RateLimitError, e.ServerError)) and exc.retry_after is not None:
             return min(exc.retry_after, self.retry_after_cap)
         ceiling = min(self.backoff_cap, self.backoff_base * 2.0 ** (retry_number - 1))
         return ceiling * rand()

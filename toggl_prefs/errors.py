@@ -215,3 +215,6 @@ class RateLimitError(APIError):
 
 class ServerError(APIError):
     """5xx."""
+
+    retry_after: float | None = None
+    """For a 503: the wait the server asked for (``Retry-After``), in seconds; otherwise ``None``."""

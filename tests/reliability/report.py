@@ -10,6 +10,14 @@ TITLES = {
     "soak": "Soak (seeded random faults)",
     "fuzz": "Hostile input, fuzzed (hypothesis)",
     "secrets": "Secrets",
+    "compressed": "Compressed bodies (the size limit counts decoded bytes)",
+    "error-pages": "Error-page size and shape (message extraction stays linear)",
+    "cookies": "Cookies (never carried from one account to another)",
+    "sync-close": "Sync facade life cycle (close() racing 32 threads; dropped clients)",
+    "error-chains": "Credentials unreachable from raised errors (chain, attributes, frames' locals)",
+    "bulk": "Bulk runs under hostile conditions (quota storms, cookies, duplicates, huge concurrency)",
+    "journal identity": "Bulk journals resumed only by the same run (update, target, base URL, function)",
+    "files": "Files that lie or fail (accounts files; journals that cannot be written)",
 }
 
 

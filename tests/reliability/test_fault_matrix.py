@@ -20,6 +20,7 @@ import toggl_prefs as tp
 
 from ..conftest import RawServer, reply, stall
 from .conftest import EMAIL, PASSWORD, TOKEN, assert_no_secret, record
+from .test_hostile_wire import BAD_GZIP, bomb
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 POLICY = tp.RetryPolicy(max_retries=2, backoff_base=0.01, backoff_cap=0.05, retry_after_cap=5)
@@ -167,6 +168,33 @@ CASES = [
         get_only_outcome=tp.ResponseDecodeError,
     ),
     Case("gigantic body", [gigantic], tp.ResponseDecodeError, 1, options={"max_response_bytes": 256 * 1024}),
+    Case(
+        "gzip bomb: 65 KB inflating to 64 MiB (200)",
+        [bomb(200)],
+        tp.ResponseDecodeError,
+        1,
+        options={"max_response_bytes": 1024 * 1024},
+    ),
+    Case(
+        "gzip bomb: 65 KB inflating to 64 MiB (503, not retried)",
+        [bomb(503)],
+        tp.ResponseDecodeError,
+        1,
+        options={"max_response_bytes": 1024 * 1024},
+    ),
+    Case(
+        "gzip body that fails to decode",
+        [reply(200, BAD_GZIP, {"Content-Encoding": "gzip", "Content-Type": "application/json"})],
+        tp.ResponseDecodeError,
+        1,
+    ),
+    Case(
+        "503 Retry-After: absurd (one hour)",
+        [reply(503, b"maintenance", {"Retry-After": "3600"})],
+        tp.ServerError,
+        1,
+        1.0,
+    ),
 ]
 
 
