@@ -24,6 +24,7 @@ _MESSAGES: dict[int, dict[str, type[e.APIError]]] = {
         "cannot set value for tosacceptneeded": e.ReadOnlyFieldError,
         "the field is not writable": e.ReadOnlyFieldError,
         "workspace not found": e.WorkspaceNotFoundError,
+        "invalid since": e.InvalidSinceError,
     },
     402: {
         "workspace needs to have the locking time entries feature enabled": e.FeatureNotEnabledError,

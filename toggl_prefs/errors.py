@@ -1,4 +1,29 @@
-"""The exceptions toggl-prefs raises. All derive from :class:`TogglError`.
+"""The exceptions toggl-prefs raises. All derive from :class:`TogglError`::
+
+    TogglError
+    ├── TogglConfigError (ValueError)          the client cannot be set up: credentials, base_url, ...
+    ├── TogglValidationError (ValueError)      a bad argument, found before anything is sent
+    │   └── TogglFieldError (TypeError)            unknown field name, or a value of the wrong type
+    ├── TransportError                         no HTTP answer: refused, reset, DNS, TLS, not HTTP
+    │   └── RequestTimeoutError
+    ├── ResponseDecodeError                    an answer that is not what it should be (or too big)
+    └── APIError                               .status .message .method .url .request_id .body .attempts
+        ├── BadRequestError                    400
+        │   ├── UnknownClientError                 "Unknown client"
+        │   ├── InvalidFeatureCodeError            "Invalid feature code(s)"
+        │   ├── MissingDataError                   "Missing data"
+        │   ├── InvalidDateFormatError             "Value in date_format is invalid"
+        │   ├── InvalidTimeOfDayFormatError        "Value in timeofday_format is invalid"
+        │   ├── InvalidSinceError                  "Invalid since"
+        │   ├── ReadOnlyFieldError                 "Cannot set value for ToSAcceptNeeded", "...not writable"
+        │   └── WorkspaceNotFoundError             "Workspace not found"
+        ├── PaymentRequiredError               402
+        │   ├── QuotaExceededError                 quota headers say 0 left: .remaining .resets_in
+        │   └── FeatureNotEnabledError             "Workspace needs ... Locking time entries feature ..."
+        ├── ForbiddenError                     403 (also bad credentials)
+        ├── NotFoundError                      404
+        ├── RateLimitError                     429: .retry_after
+        └── ServerError                        5xx (.retry_after on a 503 that asked for a wait)
 
 No exception carries a token, a password or an ``Authorization`` header: requests are described by
 method and URL only, and toggl-prefs never puts credentials into URLs.
@@ -15,6 +40,7 @@ __all__ = [
     "ForbiddenError",
     "InvalidDateFormatError",
     "InvalidFeatureCodeError",
+    "InvalidSinceError",
     "InvalidTimeOfDayFormatError",
     "MissingDataError",
     "NotFoundError",
@@ -178,6 +204,14 @@ class ReadOnlyFieldError(BadRequestError):
 
 class WorkspaceNotFoundError(BadRequestError):
     """400 "Workspace not found"."""
+
+
+class InvalidSinceError(BadRequestError):
+    """400 "Invalid since": the ``since`` query parameter was not a UNIX timestamp the server takes.
+
+    Not in Toggl's reference (the client refuses a bad ``since`` before sending); Go servers of this
+    kind answer it for a malformed query value, and so does the fake server.
+    """
 
 
 class PaymentRequiredError(APIError):
