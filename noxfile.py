@@ -1,14 +1,51 @@
-"""nox sessions: tests, lint, typecheck; bench (not run by default: it takes minutes)."""
+"""nox sessions: tests on each supported Python that is installed, lint, typecheck; bench (not run
+by default: it takes minutes).
+
+``nox`` runs the tests on the oldest and newest supported Pythons (3.10 and 3.13) plus lint and
+typecheck; ``nox -s tests`` runs every supported version found; ``nox -s tests-3.12`` one of them.
+A version that is not installed is skipped (an error on CI, where nox sets
+``error_on_missing_interpreters``).
+"""
 
 from __future__ import annotations
 
+import glob
+import os
+import shutil
+
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]  # requires-python >= 3.10; the classifiers say the same
+OLDEST, NEWEST = PYTHONS[0], PYTHONS[-1]
+
+nox.options.sessions = [f"tests-{OLDEST}", f"tests-{NEWEST}", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 
-@nox.session
+def _find_pyenv_pythons() -> None:
+    """Let nox find pyenv's installed Pythons: pyenv's shims answer only for the versions selected
+    with ``pyenv global``/``local``, so ``python3.10`` fails although 3.10 is installed."""
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    extra = []
+    for version in PYTHONS:
+        if shutil.which(f"python{version}") and not _is_pyenv_shim(version):
+            continue
+        found = sorted(glob.glob(os.path.join(root, "versions", f"{version}.*", "bin")))
+        if found:
+            extra.append(found[-1])
+    if extra:
+        os.environ["PATH"] = os.pathsep.join([*extra, os.environ.get("PATH", "")])
+
+
+def _is_pyenv_shim(version: str) -> bool:
+    path = shutil.which(f"python{version}") or ""
+    return os.sep + "shims" + os.sep in path
+
+
+_find_pyenv_pythons()
+
+
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)

@@ -236,3 +236,102 @@ async def test_plugin_fixtures(toggl_server: FakeTogglServer, toggl_client: tp.A
     assert toggl_server.requests[-1].json == {"pomodoro_enabled": False}
     assert toggl_server.accounts["default"].api_token == PLUGIN_TOKEN
     assert (await toggl_client.get_preferences()).pomodoro_enabled is False
+
+
+# -- add_account / add_workspace: keys as the wire spells them (any casing) or attribute names ----------
+
+
+@pytest.mark.parametrize(
+    "key", ["beginning_of_week", "beginningOfWeek", "BeginningOfWeek", "BEGINNINGOFWEEK", "Beginning_Of_Week"]
+)
+async def test_add_account_takes_wire_names_in_any_casing_and_attribute_names(key: str) -> None:
+    async with FakeTogglServer() as server:
+        server.add_account(
+            api_token="tok",
+            preferences={key: 3, "tos_accept_needed": False},
+            client_preferences={"desktop": {"show_dock_icon": True, "TimerView": "calendar"}},
+        )
+        async with tp.AsyncTogglClient(tp.ApiToken("tok"), base_url=server.base_url, rate_limit=None) as c:
+            prefs = await c.get_preferences()
+            desktop = await c.get_client_preferences("desktop")
+    assert (prefs.beginning_of_week, prefs.tos_accept_needed, prefs.extra) == (3, False, {})
+    assert (desktop.show_dock_icon, desktop.timer_view, desktop.extra) == (True, "calendar", {})
+
+
+@pytest.mark.parametrize(
+    ("call", "hint"),
+    [
+        (lambda s: s.add_account(api_token="t", preferences={"pomodoro_enable": True}), "pomodoro_enabled"),
+        (lambda s: s.add_account(api_token="t", preferences={"beginingOfWeek": 1}), "beginning_of_week"),
+        (
+            lambda s: s.add_account(api_token="t", client_preferences={"desktop": {"show_dok_icon": True}}),
+            "show_dock_icon",
+        ),
+        (
+            lambda s: s.add_account(api_token="t", workspaces={5: {"preferences": {"hide_start_times": 1}}}),
+            "hide_start_end_times",
+        ),
+        (lambda s: s.add_workspace(5, preferences={"disable_expense": True}), "disable_expenses"),
+    ],
+    ids=["user", "user-wire-name", "client", "workspace-of-account", "workspace"],
+)
+def test_unknown_preference_keys_are_refused_with_the_closest_name(call: Any, hint: str) -> None:
+    server = FakeTogglServer()
+    with pytest.raises(tp.TogglFieldError, match=f"did you mean '{hint}'") as caught:
+        call(server)
+    assert "extra" in str(caught.value)  # says how to add an unknown key on purpose
+    assert server.accounts == {}
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.add_account(api_token="t", preferences={"beginning_of_week": "monday"}),
+        lambda s: s.add_account(api_token="t", client_preferences={"phone": {"theme": "dark"}}),
+        lambda s: s.add_account(api_token="t", workspaces={5: {"role": "owner"}}),
+        lambda s: s.add_account(api_token="t", workspaces={5: {"locking": True}}),
+        lambda s: s.add_workspace(5, preferences={"hide_start_end_times": "yes"}),
+    ],
+    ids=["wrong-type", "unknown-client", "unknown-role", "unknown-workspace-key", "workspace-wrong-type"],
+)
+def test_values_the_client_would_read_as_none_are_refused(call: Any) -> None:
+    with pytest.raises(tp.TogglValidationError):
+        call(FakeTogglServer())
+
+
+async def test_extra_keys_are_served_verbatim() -> None:
+    async with FakeTogglServer() as server:
+        server.add_account(
+            api_token="tok",
+            preferences={"theme": "dark", "extra": {"brandNewFlag": True}},
+            extra={"anotherNewKey": 7},
+            client_preferences={"web": {"extra": {"webOnly": "x"}}},
+            workspaces={5: {"preferences": {"hide_start_end_times": True, "extra": {"ws_new": 1}}}},
+        )
+        _, data, _ = await call(server, "GET", "/me/preferences")
+        _, web, _ = await call(server, "GET", "/me/preferences/web")
+        _, ws, _ = await call(server, "GET", "/workspaces/5/preferences")
+    assert (data["theme"], data["brandNewFlag"], data["anotherNewKey"]) == ("dark", True, 7)
+    assert web == {"webOnly": "x"}
+    assert (ws["hide_start_end_times"], ws["ws_new"]) == (True, 1)
+
+
+# -- credentials never show in the server's state ---------------------------------------------------------
+
+
+async def test_no_repr_of_the_server_state_shows_a_token_or_password() -> None:
+    secret_token, password = "tok-SECRET-0123456789", "pw-SECRET-9876"
+    async with FakeTogglServer() as server:
+        server.add_account(api_token=secret_token, key="a", workspaces={5: "admin"})
+        server.add_account(email="me@example.com", password=password, key="b")
+        await call(server, "GET", "/me/preferences", headers=basic(secret_token, "api_token"))
+        await call(server, "GET", "/me/preferences", headers=basic("me@example.com", password))
+        await call(server, "GET", "/me/preferences", headers=basic(secret_token + "x", "api_token"))
+        shown = " ".join(
+            [repr(server), str(server), repr(server.accounts), str(server.accounts)]
+            + [repr(a) for a in server.accounts.values()]
+            + [repr(server.requests), repr(server.workspaces), repr(server.faults)]
+        )
+    assert secret_token not in shown and password not in shown
+    assert "api_token='***'" in repr(server.accounts["a"])  # still says that one is set
+    assert "api_token=None" in repr(server.accounts["b"]) and "password='***'" in repr(server.accounts["b"])

@@ -17,15 +17,18 @@ import attrs
 import orjson
 from aiohttp import web
 
+from .. import _loopbound
 from .._fieldspec import JSON_TYPES, Kind
 from .._generated import OMITTED_IF_EMPTY, UserPreferences, WorkspacePreferences
 from .._quota import REMAINING_HEADER, RESETS_IN_HEADER
 from ..errors import TogglValidationError
+from ._keys import USER_FIELDS, WORKSPACE_FIELDS, extra_keys, stored_preferences
 
 KNOWN_DATE_FORMATS = ("MM/DD/YYYY", "DD-MM-YYYY", "MM-DD-YYYY", "YYYY-MM-DD", "DD/MM/YYYY", "DD.MM.YYYY")
 KNOWN_TIMEOFDAY_FORMATS = ("H:mm", "h:mm A")
 DEFAULT_ALPHA_FEATURES = ("calendar_integration", "new_reports", "goals", "focus_mode", "ai_assistant")
 CLIENTS = ("desktop", "web")
+ROLES = ("admin", "user")
 
 _USER_SPECS = {s.wire.lower(): s for s in UserPreferences.__toggl_fields__}
 # The reference's "will be omitted if empty" fields: the live server drops their zero values.
@@ -64,14 +67,19 @@ class FakeWorkspace:
     logo: str = "https://assets.toggl.com/images/workspace.jpg"
 
 
+def _redacted(value: str | None) -> str:
+    """A credential's repr: whether it is set, never its value."""
+    return "None" if value is None else "'***'"
+
+
 @attrs.define
 class FakeAccount:
     """An account on the fake server: its credentials, stored preferences and workspace roles."""
 
     key: str
-    api_token: str | None = None
+    api_token: str | None = attrs.field(default=None, repr=_redacted)
     email: str | None = None
-    password: str | None = attrs.field(default=None, repr=False)
+    password: str | None = attrs.field(default=None, repr=_redacted)
     preferences: dict[str, Any] = attrs.field(factory=dict)
     """Stored user preferences, by documented key."""
     client_preferences: dict[str, dict[str, Any]] = attrs.field(factory=dict)
@@ -184,31 +192,44 @@ class FakeTogglServer:
         client_preferences: Mapping[str, Mapping[str, Any]] | None = None,
         workspaces: Mapping[int, Mapping[str, Any] | str] | None = None,
         key: str | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> FakeAccount:
         """Add an account reachable by ``api_token`` and/or ``email`` + ``password``.
 
-        ``preferences`` and ``client_preferences`` (``{"desktop": {...}}``) take keys in any casing.
-        ``workspaces`` maps a workspace id to a role (``"admin"``/``"user"``) or to
-        ``{"role": ..., "preferences": {...}, "locking_enabled": bool}``."""
+        ``preferences`` and ``client_preferences`` (``{"desktop": {...}, "web": {...}}``) take the
+        documented keys in any casing (``"BeginningOfWeek"``) or the models' attribute names
+        (``"beginning_of_week"``); an unknown key or a value of the wrong JSON type is a
+        :class:`~toggl_prefs.TogglFieldError` naming the closest field. Keys the server should
+        serve on purpose although no model knows them go in ``extra=`` (or an ``"extra"`` mapping
+        inside any preferences mapping), verbatim. ``workspaces`` maps a workspace id to a role
+        (``"admin"``/``"user"``) or to ``{"role": ..., "preferences": {...}, "locking_enabled": bool}``.
+        Nothing is added when an argument is refused."""
         if api_token is None and (email is None or password is None):
             raise TogglValidationError("an account needs api_token, or email and password")
         account = FakeAccount(
             key=key or f"account{next(self._names)}", api_token=api_token, email=email, password=password
         )
         now = self.wall_clock()
-        account.preferences = self._canonical(preferences or {})
+        account.preferences = stored_preferences(USER_FIELDS, preferences or {}, "preferences")
+        account.preferences.update(extra_keys(extra or {}, "extra"))
+        unknown_clients = set(client_preferences or {}) - set(CLIENTS)
+        if unknown_clients:
+            raise TogglValidationError(
+                f"client_preferences: unknown client type(s) {sorted(unknown_clients)}; "
+                f"the API knows {list(CLIENTS)}"
+            )
         for client in CLIENTS:
-            values = self._canonical((client_preferences or {}).get(client, {}))
-            account.client_preferences[client] = values
-            account.modified[client] = dict.fromkeys(values, now)
-        for ws_id, spec in (workspaces or {}).items():
-            spec = {"role": spec} if isinstance(spec, str) else dict(spec)
+            values = (client_preferences or {}).get(client, {})
+            stored = stored_preferences(USER_FIELDS, values, f"client_preferences[{client!r}]")
+            account.client_preferences[client] = stored
+            account.modified[client] = dict.fromkeys(stored, now)
+        memberships = {ws_id: _membership(ws_id, spec) for ws_id, spec in (workspaces or {}).items()}
+        for ws_id, (role, ws_prefs, locking) in memberships.items():
             ws = self.workspaces.get(ws_id) or self.add_workspace(ws_id)
-            if "preferences" in spec:
-                ws.preferences.update(spec["preferences"])
-            if "locking_enabled" in spec:
-                ws.locking_enabled = bool(spec["locking_enabled"])
-            account.workspaces[ws_id] = spec.get("role", "admin")
+            self._set_workspace_preferences(ws, ws_prefs)
+            if locking is not None:
+                ws.locking_enabled = locking
+            account.workspaces[ws_id] = role
         self.accounts[account.key] = account
         if api_token is not None:
             self._by_token[api_token] = account
@@ -223,10 +244,19 @@ class FakeTogglServer:
         preferences: Mapping[str, Any] | None = None,
         locking_enabled: bool = False,
     ) -> FakeWorkspace:
-        """Add a workspace (no member yet: give accounts a role in it with ``add_account``)."""
-        ws = FakeWorkspace(workspace_id, dict(preferences or {}), locking_enabled)
+        """Add a workspace (no member yet: give accounts a role in it with ``add_account``).
+        ``preferences`` takes the documented keys in any casing (and ``"extra"``, as ``add_account``)."""
+        ws = FakeWorkspace(workspace_id, locking_enabled=locking_enabled)
+        self._set_workspace_preferences(ws, _workspace_preferences(workspace_id, preferences or {}))
         self.workspaces[workspace_id] = ws
         return ws
+
+    @staticmethod
+    def _set_workspace_preferences(ws: FakeWorkspace, values: dict[str, Any]) -> None:
+        logo = values.pop("logo", None)  # served from its own attribute
+        if logo is not None:
+            ws.logo = logo
+        ws.preferences.update(values)
 
     def fail_next(
         self,
@@ -249,12 +279,6 @@ class FakeTogglServer:
         self.faults.append(fault)
         return fault
 
-    def _canonical(self, prefs: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in prefs.items():
-            out[canonical_user_key(key) or key] = value
-        return out
-
     # -- life cycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -266,10 +290,12 @@ class FakeTogglServer:
         server = site._server  # aiohttp exposes the bound port only here
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1]
+        _loopbound.register(self.host, self.port, asyncio.get_running_loop())  # see TogglClient
 
     async def stop(self) -> None:
         """Stop serving and close the connections."""
         if self._runner is not None:
+            _loopbound.unregister(self.host, self.port, asyncio.get_running_loop())
             await self._runner.cleanup()
             self._runner = None
 
@@ -326,6 +352,13 @@ class FakeTogglServer:
         app.router.add_get("/api/v9/workspaces/{workspace_id}/preferences", route(self._get_ws))
         app.router.add_post("/api/v9/workspaces/{workspace_id}/preferences", route(self._post_ws))
         return app
+
+    def __repr__(self) -> str:
+        where = self.base_url if self.port else "not started"
+        return (
+            f"<FakeTogglServer {where}: {len(self.accounts)} account(s), {len(self.workspaces)} "
+            f"workspace(s), {len(self.requests)} request(s) received>"
+        )
 
     def _route(self, handler: _Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """Wrap an endpoint with what every request goes through: faults, auth, limits, the log."""
@@ -554,6 +587,31 @@ class FakeTogglServer:
             else:
                 ws.preferences[key.lower()] = value
         return _json({**ws.preferences, "logo": ws.logo})
+
+
+def _membership(ws_id: int, spec: Mapping[str, Any] | str) -> tuple[str, dict[str, Any], bool | None]:
+    """(role, stored preferences, locking_enabled or None) from an ``add_account`` workspace entry."""
+    where = f"workspaces[{ws_id!r}]"
+    if isinstance(spec, str):
+        spec = {"role": spec}
+    if not isinstance(spec, Mapping):
+        raise TogglValidationError(f"{where}: give a role or a mapping, not {type(spec).__name__}")
+    unknown = set(spec) - {"role", "preferences", "locking_enabled"}
+    if unknown:
+        raise TogglValidationError(
+            f"{where}: unknown key(s) {sorted(unknown)}; use role, preferences, locking_enabled"
+        )
+    role = spec.get("role", "admin")
+    if role not in ROLES:
+        raise TogglValidationError(f"{where}: role {role!r} is not one of {list(ROLES)}")
+    locking = spec.get("locking_enabled")
+    if locking is not None and not isinstance(locking, bool):
+        raise TogglValidationError(f"{where}: locking_enabled must be a bool")
+    return role, _workspace_preferences(ws_id, spec.get("preferences") or {}), locking
+
+
+def _workspace_preferences(ws_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
+    return stored_preferences(WORKSPACE_FIELDS, values, f"workspaces[{ws_id!r}] preferences")
 
 
 def _json_type_ok(kind: Kind, value: Any) -> bool:
