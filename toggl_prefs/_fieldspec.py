@@ -1,4 +1,5 @@
-"""What the models know about each wire field: its attribute, documented key and JSON kind."""
+"""What the models know about each wire field: its attribute, documented key, JSON kind, and the
+metadata tools show (description, known values, read-only)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ JSON_TYPES: dict[Kind, type] = {
 }
 """The Python type ``orjson``/``json`` decode each kind into (``type(v) is t``: a bool is no int)."""
 
+SCALAR_KINDS = frozenset({Kind.BOOL, Kind.INT, Kind.STR, Kind.DICT})
+"""Kinds whose value is kept as decoded (no nested model to build)."""
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""The range of the server's integers (Go ``int64``)."""
+
 
 class FieldSpec(NamedTuple):
     attr: str
@@ -36,8 +43,34 @@ class FieldSpec(NamedTuple):
     wire: str
     """The key as the reference spells it; written by ``to_dict()``."""
     kind: Kind
-    nested: Any
+    nested: Any = None
     """The model class of an OBJECT / OBJECT_LIST field, else ``None``."""
+    also: tuple[Kind, ...] = ()
+    """Other shapes the field has been seen in (its documented type drifted): accepted as readily as
+    the documented one, on decode and in updates."""
+    values: tuple[Any, ...] = ()
+    """Known values (documented, or found against the live API). Not a closed set: the server may
+    add values, and every value of the field's type is accepted."""
+    read_only: bool = False
+    """The server refuses to set it (or only returns it)."""
+    omitted_if_empty: bool = False
+    """The server leaves the key out when its value is empty (``false``, ``0``, ``""``)."""
+    doc: str = ""
+    """The reference's description, plus what FACTS.md adds."""
+
+    @property
+    def kinds(self) -> tuple[Kind, ...]:
+        """Every shape the field is accepted in, the documented one first."""
+        return (self.kind, *self.also)
+
+    @property
+    def json_types(self) -> tuple[type, ...]:
+        """The Python types a decoded JSON value of this field may have (``type(v) in ...``)."""
+        return tuple(dict.fromkeys(JSON_TYPES[k] for k in self.kinds))
+
+    def describe(self) -> str:
+        """What the field accepts, in words (for error messages and tools)."""
+        return " or ".join(describe(k, self.nested) for k in self.kinds)
 
 
 def describe(kind: Kind, nested: Any = None) -> str:
@@ -52,3 +85,25 @@ def describe(kind: Kind, nested: Any = None) -> str:
         Kind.OBJECT_LIST: f"a list of {name} (or mappings of its fields)",
         Kind.INT_LIST: "a list of ints",
     }[kind]
+
+
+OMITTED_NOTE = "omitted by the server when empty"
+
+
+def summary(spec: FieldSpec) -> str:
+    """One line about a field, for docstrings and tools: its documented key, then what is known."""
+    parts = [f"``{spec.wire}``"]
+    if spec.omitted_if_empty:
+        parts.append(OMITTED_NOTE)
+    if spec.read_only:
+        parts.append("read-only")
+    if spec.doc:
+        parts.append(spec.doc)
+    if spec.also:
+        parts.append(
+            f"documented as {spec.kind.value}, also seen as " + " or ".join(k.value for k in spec.also)
+        )
+    if spec.values:
+        shown = ", ".join(f"``{v}``" for v in spec.values)
+        parts.append(f"known values: {shown} (others are accepted)")
+    return "; ".join(parts)

@@ -1,20 +1,58 @@
 """Generate ``toggl_prefs/_generated.py`` from the vendor's field tables.
 
-Run ``python tools/gen_models.py`` after the spec changes; ``tests/test_models_spec.py`` fails when the
-checked-in module no longer matches what this script would write.
+    python tools/gen_models.py                      # regenerate after the spec or this script changed
+    python tools/gen_models.py --check              # exit 1 if the checked-in module is stale
+    python tools/gen_models.py --compare-spec PATH  # exit 1 if PATH differs from the vendored spec
+
+The spec (``toggl_prefs/_spec/preferences-fields.json``) is the reference's tables as data, shipped
+with the package. The top-level models come from its endpoints: one read model per resource (what
+its GET answers), one update model per resource a POST writes. What the reference leaves out
+(FACTS.md: known values, types that drifted, casing) is data in the tables below, not code.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
 import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT / "tests" / "data" / "preferences-fields.json"
+SPEC = ROOT / "toggl_prefs" / "_spec" / "preferences-fields.json"
 OUT = ROOT / "toggl_prefs" / "_generated.py"
 
+
+def _load_fieldspec() -> ModuleType:
+    """``toggl_prefs/_fieldspec.py`` on its own (it imports nothing from the package): the one
+    wording of a field's summary, without importing the package this script regenerates."""
+    spec = importlib.util.spec_from_file_location("_toggl_fieldspec", ROOT / "toggl_prefs" / "_fieldspec.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # NamedTuple needs its module while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+fieldspec = _load_fieldspec()
+
+# -- what the reference's tables do not say ----------------------------------------------------------
+
+# Each top-level resource: (read model, update model, what it is). Keyed by the table an endpoint
+# names, or by its path when the endpoint lists its fields inline.
+MODELS: dict[str, tuple[str, str, str]] = {
+    "UserPreferences": ("UserPreferences", "PreferencesUpdate", "a user's preferences"),
+    "/workspaces/{workspace_id}/preferences": (
+        "WorkspacePreferences",
+        "WorkspacePreferencesUpdate",
+        "a workspace's preferences",
+    ),
+}
 # Several documented tables share one shape: one class serves them all.
 NESTED_CLASS = {
     "alpha_features": "AlphaFeature",
@@ -44,11 +82,32 @@ NESTED_DOC = {
 }
 # The reference's camelCase does not always split cleanly.
 SNAKE_OVERRIDES = {"toSAcceptNeeded": "tos_accept_needed"}
-# Fields the server refuses to set ("Cannot set value for ToSAcceptNeeded").
-READ_ONLY = {"toSAcceptNeeded"}
+# FACTS.md "Known values" (found against the live API): a Literal type each, open to new values.
+KNOWN_VALUES: dict[str, tuple[str, tuple[Any, ...]]] = {
+    "date_format": (
+        "DateFormat",
+        ("MM/DD/YYYY", "DD-MM-YYYY", "MM-DD-YYYY", "YYYY-MM-DD", "DD/MM/YYYY", "DD.MM.YYYY"),
+    ),
+    "timeofday_format": ("TimeOfDayFormat", ("H:mm", "h:mm A")),
+    "duration_format": ("DurationFormat", ("classic", "improved", "decimal")),
+    "beginningOfWeek": ("Weekday", (0, 1, 2, 3, 4, 5, 6)),
+}
+# What FACTS.md and Toggl's other documentation add to a field's description.
+NOTES = {
+    "beginningOfWeek": "first day of the week: 0 = Sunday .. 6 = Saturday",
+    "date_format": "how dates are shown",
+    "timeofday_format": "how times of day are shown: 24-hour or 12-hour clock",
+    "duration_format": "how durations are shown",
+    "logo": "URL of the workspace's logo (returned by the server, not settable here)",
+}
+# Fields whose documented type drifted: other shapes seen in older schemas and live answers, taken
+# as readily as the documented one.
+ALSO_SEEN = {"decimal_separator": ("string",)}
 
 PY_SCALAR = {"boolean": "bool", "integer": "int", "string": "str"}
-KIND_SCALAR = {"boolean": "Kind.BOOL", "integer": "Kind.INT", "string": "Kind.STR"}
+KIND_OF_TYPE = {"boolean": "BOOL", "integer": "INT", "string": "STR"}
+READ_ONLY_ERROR = re.compile(r"Cannot set value for (\w+)")
+VALIDATED_ERROR = re.compile(r"Value in (\w+) is invalid")
 
 
 def snake(name: str) -> str:
@@ -57,52 +116,172 @@ def snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
+@dataclass
+class Facts:
+    """What the endpoints' error messages tell about fields (keyed by lower-cased wire name)."""
+
+    read_only: set[str] = field(default_factory=set)
+    validated: set[str] = field(default_factory=set)
+
+
 class Field:
-    def __init__(self, entry: dict[str, object], tables: dict[str, list[dict[str, object]]]) -> None:
+    def __init__(
+        self,
+        entry: dict[str, Any],
+        tables: dict[str, list[dict[str, Any]]],
+        facts: Facts,
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.wire = str(entry["name"])
         self.attr = snake(self.wire)
-        self.json_type = str(entry["type"])
-        self.doc = str(entry.get("description") or "")
-        self.omitted_if_empty = bool(entry.get("omitted_if_empty"))
         self.nested = NESTED_CLASS.get(self.wire) if self.wire in tables else None
-        t = self.json_type
-        if t in PY_SCALAR:
-            self.py, self.kind = PY_SCALAR[t], KIND_SCALAR[t]
-        elif t == "object" and self.nested:
-            self.py, self.kind = self.nested, "Kind.OBJECT"
-        elif t == "object":
-            self.py, self.kind = "dict[str, Any]", "Kind.DICT"
-        elif t == "Array of object" and self.nested:
-            self.py, self.kind = f"list[{self.nested}]", "Kind.OBJECT_LIST"
-        elif t == "Array of integer":
-            self.py, self.kind = "list[int]", "Kind.INT_LIST"
+        json_type = str(entry["type"])
+        alias, values = KNOWN_VALUES.get(self.wire, (None, ()))
+        self.values: tuple[Any, ...] = values
+        self.alias = alias
+        self.also = ALSO_SEEN.get(self.wire, ())
+        if json_type in PY_SCALAR:
+            self.py, self.kind = PY_SCALAR[json_type], KIND_OF_TYPE[json_type]
+        elif json_type == "object" and self.nested:
+            self.py, self.kind = self.nested, "OBJECT"
+        elif json_type == "object":
+            self.py, self.kind = "dict[str, Any]", "DICT"
+        elif json_type == "Array of object" and self.nested:
+            self.py, self.kind = f"list[{self.nested}]", "OBJECT_LIST"
+        elif json_type == "Array of integer":
+            self.py, self.kind = "list[int]", "INT_LIST"
         else:  # pragma: no cover - a new spec type needs a decision here
-            raise SystemExit(f"unhandled type {t!r} for {self.wire}")
+            raise SystemExit(f"unhandled type {json_type!r} for {self.wire}")
+        if alias:
+            self.py = f"{alias} | {self.py}"
+        for other in self.also:
+            self.py += f" | {PY_SCALAR[other]}"
+        description = str(entry.get("description") or "").strip()
+        validated = (
+            "the server refuses values it does not know" if self.wire.lower() in facts.validated else ""
+        )
+        self.doc = "; ".join(
+            d for d in (description if description != "-" else "", NOTES.get(self.wire, ""), validated) if d
+        )
+        self.omitted_if_empty = bool(entry.get("omitted_if_empty"))
+        self.read_only = read_only or self.wire.lower() in facts.read_only
+
+    def accepts(self) -> str:
+        """What an update field may be given."""
+        if self.kind == "OBJECT":
+            return f"{self.py} | Mapping[str, Any]"
+        if self.kind == "OBJECT_LIST":
+            return f"Sequence[{self.nested} | Mapping[str, Any]]"
+        if self.kind == "INT_LIST":
+            return "Sequence[int]"
+        if self.kind == "DICT":
+            return self.py.replace("dict[str, Any]", "Mapping[str, Any]")
+        return self.py
+
+    def summary(self) -> str:
+        kind = fieldspec.Kind[self.kind]
+        also = tuple(fieldspec.Kind[KIND_OF_TYPE[a]] for a in self.also)
+        spec = fieldspec.FieldSpec(
+            self.attr,
+            self.wire,
+            kind,
+            also=also,
+            values=self.values,
+            read_only=self.read_only,
+            omitted_if_empty=self.omitted_if_empty,
+            doc=self.doc,
+        )
+        text: str = fieldspec.summary(spec)
+        return text
 
     def spec(self) -> str:
-        nested = self.nested or "None"
-        return f"FieldSpec({self.attr!r}, {self.wire!r}, {self.kind}, {nested})"
+        args = [repr(self.attr), repr(self.wire), f"Kind.{self.kind}"]
+        if self.nested:
+            args.append(self.nested)
+        if self.also:
+            args.append(f"also=({''.join(f'Kind.{KIND_OF_TYPE[a]}, ' for a in self.also).strip()})")
+        if self.values:
+            args.append(f"values=get_args({self.alias})")
+        if self.read_only:
+            args.append("read_only=True")
+        if self.omitted_if_empty:
+            args.append("omitted_if_empty=True")
+        if self.doc:
+            args.append(f"doc={self.doc!r}")
+        return f"FieldSpec({', '.join(args)})"
 
 
-def load() -> tuple[dict[str, list[Field]], list[Field], list[Field]]:
+@dataclass
+class TopLevel:
+    """A resource of the API: its read model (what GET answers) and update model (what POST takes)."""
+
+    read: str
+    update: str
+    subject: str
+    fields: list[Field]
+    writable: list[str]
+    """Wire names of the fields a POST takes (the update model's)."""
+    get_paths: list[str]
+    post_paths: list[str]
+
+
+def _facts(endpoints: list[dict[str, Any]]) -> Facts:
+    facts = Facts()
+    for endpoint in endpoints:
+        for messages in endpoint.get("errors", {}).values():
+            for message in messages:
+                if m := READ_ONLY_ERROR.search(message):
+                    facts.read_only.add(m.group(1).lower())
+                if m := VALIDATED_ERROR.search(message):
+                    facts.validated.add(m.group(1).lower())
+    return facts
+
+
+def top_level(raw: dict[str, Any], facts: Facts) -> list[TopLevel]:
+    """The resources the endpoints name, in the order they first appear."""
+    tables: dict[str, list[dict[str, Any]]] = raw["user_preferences_objects"]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for endpoint in raw["endpoints"]:
+        key = endpoint.get("response") or endpoint.get("body") or endpoint["path"]
+        groups.setdefault(key, []).append(endpoint)
+    out = []
+    for key, endpoints in groups.items():
+        if key not in MODELS:
+            raise SystemExit(f"the spec has a new resource {key!r}: name its models in MODELS")
+        read, update, subject = MODELS[key]
+        if key in tables:
+            entries = tables[key]
+            writable = [e["name"] for e in entries] if any("body" in e for e in endpoints) else []
+        else:
+            body = [f for e in endpoints for f in e.get("body_fields", [])]
+            answer = [f for e in endpoints for f in e.get("response_fields", [])]
+            writable = [f["name"] for f in body]
+            entries = list({f["name"]: f for f in body + answer}.values())
+        fields = [Field(e, tables, facts, read_only=e["name"] not in writable) for e in entries]
+        attrs_seen = [f.attr for f in fields]
+        assert len(set(attrs_seen)) == len(attrs_seen), f"{read}: snake_case names collide"
+        get_paths = [e["path"] for e in endpoints if e["method"] == "GET"]
+        post_paths = [e["path"] for e in endpoints if e["method"] == "POST"]
+        out.append(TopLevel(read, update, subject, fields, writable, get_paths, post_paths))
+    return out
+
+
+def load() -> tuple[dict[str, list[Field]], list[TopLevel]]:
     raw = json.loads(SPEC.read_text())
-    tables: dict[str, list[dict[str, object]]] = raw["user_preferences_objects"]
+    facts = _facts(raw["endpoints"])
+    tables: dict[str, list[dict[str, Any]]] = raw["user_preferences_objects"]
     classes: dict[str, list[Field]] = {}
+    models = top_level(raw, facts)
     for table, entries in tables.items():
-        if table == "UserPreferences":
+        if any(table == m.read for m in models):
             continue
         name = NESTED_CLASS[table]
-        fields = [Field(e, tables) for e in entries]
+        fields = [Field(e, tables, facts) for e in entries]
         if name in classes:  # a shared class: every table it serves must have the same shape
             assert [f.wire for f in classes[name]] == [f.wire for f in fields], table
         classes[name] = fields
-    user = [Field(e, tables) for e in tables["UserPreferences"]]
-    ws_post = next(e for e in raw["endpoints"] if e["method"] == "POST" and "workspaces" in e["path"])
-    ws = [Field(e, tables) for e in ws_post["body_fields"]]
-    ws_resp = [Field(e, tables) for e in ws_post["response_fields"]]
-    attrs_seen = [f.attr for f in user]
-    assert len(set(attrs_seen)) == len(attrs_seen), "snake_case names collide"
-    return classes, user, ws + [f for f in ws_resp if f.wire not in {w.wire for w in ws}]
+    return classes, models
 
 
 def nested_order(classes: dict[str, list[Field]]) -> list[str]:
@@ -122,15 +301,8 @@ def nested_order(classes: dict[str, list[Field]]) -> list[str]:
     return done
 
 
-def doc_line(f: Field) -> str:
-    bits = [f"``{f.wire}``"]
-    if f.omitted_if_empty:
-        bits.append("omitted by the server when empty")
-    if f.wire in READ_ONLY:
-        bits.append("read-only")
-    if f.doc and f.doc != "-":
-        bits.append(f.doc)
-    return "; ".join(bits)
+def _paths(method: str, paths: list[str]) -> str:
+    return " and ".join(f"``{method} {p}``" for p in paths)
 
 
 def read_model(name: str, doc: str, fields: list[Field]) -> list[str]:
@@ -148,7 +320,7 @@ def read_model(name: str, doc: str, fields: list[Field]) -> list[str]:
     ]
     for f in fields:
         out.append(f"    {f.attr}: {f.py} | None = None")
-        out.append(f'    """{doc_line(f)}"""')
+        out.append(f'    """{f.summary()}"""')
     out.append("    extra: dict[str, Any] = attrs.field(factory=dict)")
     out.append('    """Keys the model does not know, and known keys whose value had the wrong type."""')
     out.append("")
@@ -157,15 +329,6 @@ def read_model(name: str, doc: str, fields: list[Field]) -> list[str]:
 
 
 def update_model(name: str, doc: str, fields: list[Field]) -> list[str]:
-    def accepts(f: Field) -> str:
-        if f.kind == "Kind.OBJECT":
-            return f"{f.py} | Mapping[str, Any]"
-        if f.kind == "Kind.OBJECT_LIST":
-            return f"Sequence[{f.nested} | Mapping[str, Any]]"
-        if f.kind == "Kind.INT_LIST":
-            return "Sequence[int]"
-        return f.py
-
     # Only type checkers need the TypedDict: at run time each of its string annotations would be
     # compiled into a ForwardRef, tens of milliseconds of import time for nothing.
     out = [
@@ -177,7 +340,7 @@ def update_model(name: str, doc: str, fields: list[Field]) -> list[str]:
         f'        """The keyword arguments of :class:`{name}`."""',
         "",
     ]
-    out += [f"        {f.attr}: {accepts(f)} | None | Unset" for f in fields]
+    out += [f"        {f.attr}: {f.accepts()} | None | Unset" for f in fields]
     out.append("        extra: Mapping[str, Any]")
     out += [
         "",
@@ -187,7 +350,7 @@ def update_model(name: str, doc: str, fields: list[Field]) -> list[str]:
         f'    """{doc}',
         "",
         "    Every field reads as :data:`~toggl_prefs.UNSET` until set, and only set fields are sent;",
-        "    ``None`` is sent as JSON ``null``. Values are type-checked when given and when assigned;",
+        "    ``None`` is sent as JSON ``null``. Values are checked when given and when assigned;",
         "    unknown names raise ``TypeError`` naming the closest field.",
         '    """',
         "",
@@ -196,10 +359,8 @@ def update_model(name: str, doc: str, fields: list[Field]) -> list[str]:
         "",
     ]
     for f in fields:
-        nested = f", {f.nested}" if f.nested else ""
-        out.append(
-            f"    {f.attr} = Field[{f.py}, {accepts(f)}]({f.wire!r}, {f.kind}{nested}, doc={doc_line(f)!r})"
-        )
+        out.append(f"    {f.attr} = Field[{f.py}, {f.accepts()}]()")
+        out.append(f'    """{f.summary()}"""')
     return out
 
 
@@ -211,22 +372,25 @@ def specs(name: str, fields: list[Field]) -> list[str]:
 
 
 def render() -> str:
-    classes, user, ws = load()
+    classes, models = load()
     order = nested_order(classes)
+    aliases = {f.alias: f for m in models for f in m.fields if f.alias}
+    aliases.update({f.alias: f for fields in classes.values() for f in fields if f.alias})
     lines = [
-        '"""Preference models, generated by ``tools/gen_models.py`` from the vendor\'s field tables.',
+        '"""Preference models, generated by ``tools/gen_models.py`` from the vendor\'s field tables',
+        "(``toggl_prefs/_spec/preferences-fields.json``) and what FACTS.md adds to them.",
         "",
-        "Do not edit by hand: change the generator and run it again.",
+        "Do not edit by hand: change the generator (or the spec) and run it again.",
         '"""',
         "",
         "from __future__ import annotations",
         "",
         "from collections.abc import Mapping, Sequence",
-        "from typing import TYPE_CHECKING, Any, ClassVar",
+        "from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args",
         "",
         "import attrs",
         "",
-        "from ._base import Field, Model, UpdateModel",
+        "from ._base import Field, Model, UpdateModel, bind_update",
         "from ._fieldspec import FieldSpec, Kind",
         "from ._unset import Unset",
         "",
@@ -237,62 +401,127 @@ def render() -> str:
         "",
         "__all__ = [",
     ]
-    public = [
-        *order,
-        "UserPreferences",
-        "PreferencesUpdate",
-        "WorkspacePreferences",
-        "WorkspacePreferencesUpdate",
-    ]
+    public = [*aliases, *order, *(n for m in models for n in (m.read, m.update))]
     lines += [f'    "{n}",' for n in public]
-    lines.append("]")
+    lines += ['    "OMITTED_IF_EMPTY",', '    "READ_ONLY_FIELDS",', "]"]
+    for alias, f in aliases.items():
+        lines += ["", f"{alias} = Literal[{', '.join(repr(v) for v in f.values)}]"]
+        lines.append(f'"""Known values of ``{f.wire}``: a value the server adds later is accepted too."""')
     for name in order:
         lines += read_model(name, NESTED_DOC[name], classes[name])
-    ws_read = ws
-    ws_write = [f for f in ws if f.wire != "logo"]
-    lines += read_model(
-        "UserPreferences",
-        "A user's preferences, as ``GET /me/preferences`` returns them (171 documented fields).",
-        user,
-    )
-    lines += update_model(
-        "PreferencesUpdate",
-        "A partial update of a user's preferences, for ``POST /me/preferences``.",
-        user,
-    )
-    lines += read_model(
-        "WorkspacePreferences",
-        "A workspace's preferences: the ten documented body fields plus ``logo``.",
-        ws_read,
-    )
-    lines += update_model(
-        "WorkspacePreferencesUpdate",
-        "A partial update of a workspace's preferences, for ``POST /workspaces/{id}/preferences``.",
-        ws_write,
-    )
-    lines += ["", ""]
+    for m in models:
+        lines += read_model(
+            m.read,
+            f"{m.subject[:1].upper()}{m.subject[1:]}, as {_paths('GET', m.get_paths)} "
+            + ("return them." if len(m.get_paths) > 1 else "returns them."),
+            m.fields,
+        )
+        if m.writable:
+            writable = [f for f in m.fields if f.wire in m.writable]
+            lines += update_model(
+                m.update, f"A partial update of {m.subject}, for {_paths('POST', m.post_paths)}.", writable
+            )
+    lines += ["", "", "# The field tables, one per read model; the update models take theirs from these."]
     for name in order:
         lines += specs(name, classes[name])
-    lines += specs("UserPreferences", user)
-    lines += specs("PreferencesUpdate", user)
-    lines += specs("WorkspacePreferences", ws_read)
-    lines += specs("WorkspacePreferencesUpdate", ws_write)
-    lines.append("")
-    lines.append(f"READ_ONLY_FIELDS: frozenset[str] = frozenset({sorted(snake(w) for w in READ_ONLY)!r})")
-    lines.append('"""Attribute names of user preferences the server refuses to set."""')
-    lines.append("PreferencesUpdate.__toggl_read_only__ = READ_ONLY_FIELDS")
-    for name in ("PreferencesUpdate", "WorkspacePreferencesUpdate"):
-        lines.append(f"{name}.__toggl_by_attr__ = {{s.attr: s for s in {name}.__toggl_fields__}}")
-    omitted = sorted(f.wire for f in user if f.omitted_if_empty)
-    lines.append(f"OMITTED_IF_EMPTY: frozenset[str] = frozenset({omitted!r})")
-    lines.append('"""Documented keys of user preferences the server leaves out when their value is empty."""')
+    for m in models:
+        lines += specs(m.read, m.fields)
+    for m in models:
+        if not m.writable:
+            continue
+        answer_only = sorted(f.wire for f in m.fields if f.wire not in m.writable)
+        if answer_only:
+            table = f"tuple(s for s in {m.read}.__toggl_fields__ if s.wire not in {set(answer_only)!r})"
+        else:
+            table = f"{m.read}.__toggl_fields__"
+        lines.append(f"bind_update({m.update}, {table})")
+    user = next(m for m in models if m.read == "UserPreferences")
+    lines += [
+        "",
+        f"READ_ONLY_FIELDS: frozenset[str] = {user.update}.__toggl_read_only__",
+        '"""Attribute names of user preferences the server refuses to set."""',
+        "OMITTED_IF_EMPTY: frozenset[str] = frozenset(",
+        f"    s.wire for s in {user.read}.__toggl_fields__ if s.omitted_if_empty",
+        ")",
+        '"""Documented keys of user preferences the server leaves out when their value is empty."""',
+    ]
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+# -- comparing the vendored spec with another copy ----------------------------------------------
+
+
+def _key(item: Any) -> str | None:
+    if isinstance(item, dict) and "name" in item:
+        return f"field {item['name']}"
+    if isinstance(item, dict) and "method" in item and "path" in item:
+        return f"{item['method']} {item['path']}"
+    return None
+
+
+def differences(ours: Any, theirs: Any, where: str = "") -> list[str]:
+    """What differs between two JSON documents, in words: tables are compared by field name and
+    endpoints by method and path, so that an added field reads as one line."""
+    here = where or "(root)"
+    if type(ours) is not type(theirs):
+        return [f"{here}: {type(ours).__name__} in the vendored spec, {type(theirs).__name__} in the other"]
+    if isinstance(ours, dict):
+        out = [f"{where}/{k}: only in the vendored spec" for k in ours if k not in theirs]
+        out += [f"{where}/{k}: only in the other" for k in theirs if k not in ours]
+        for k in ours:
+            if k in theirs:
+                out += differences(ours[k], theirs[k], f"{where}/{k}")
+        return out
+    if isinstance(ours, list):
+        keys_ours, keys_theirs = [_key(i) for i in ours], [_key(i) for i in theirs]
+        if None in keys_ours or None in keys_theirs:
+            return (
+                [] if ours == theirs else [f"{here}: {ours!r} in the vendored spec, {theirs!r} in the other"]
+            )
+        a, b = dict(zip(keys_ours, ours, strict=True)), dict(zip(keys_theirs, theirs, strict=True))
+        out = [f"{where}: {k} only in the vendored spec" for k in a if k not in b]
+        out += [f"{where}: {k} only in the other" for k in b if k not in a]
+        for k in a:
+            if k in b:
+                out += differences(a[k], b[k], f"{where}[{k}]")
+        if not out and list(a) != list(b):
+            out.append(f"{where}: the same entries in another order")
+        return out
+    return [] if ours == theirs else [f"{here}: {ours!r} in the vendored spec, {theirs!r} in the other"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--check", action="store_true", help="exit 1 if the generated module is stale")
+    group.add_argument(
+        "--compare-spec", metavar="PATH", type=Path, help="compare the vendored spec with PATH"
+    )
+    args = parser.parse_args(argv)
+    if args.compare_spec is not None:
+        try:
+            theirs = json.loads(args.compare_spec.read_text())
+        except (OSError, ValueError) as exc:
+            print(f"cannot read {args.compare_spec}: {exc}", file=sys.stderr)
+            return 2
+        found = differences(json.loads(SPEC.read_text()), theirs)
+        for line in found[:50]:
+            print(line)
+        if len(found) > 50:
+            print(f"... and {len(found) - 50} more")
+        if found:
+            print(f"{SPEC.relative_to(ROOT)} differs from {args.compare_spec}", file=sys.stderr)
+            return 1
+        print(f"{SPEC.relative_to(ROOT)} matches {args.compare_spec}")
+        return 0
     text = render()
-    if "--check" in sys.argv:
-        return 0 if OUT.read_text() == text else 1
+    if args.check:
+        if OUT.read_text() != text:
+            print(f"{OUT.relative_to(ROOT)} is stale: run python tools/gen_models.py", file=sys.stderr)
+            return 1
+        return 0
     OUT.write_text(text)
     return 0
 
