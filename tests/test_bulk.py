@@ -125,10 +125,12 @@ async def test_journal_resumes_after_an_interruption_without_repeats(
     journal = tmp_path / "run.jsonl"
     update = tp.PreferencesUpdate(theme="dark")
     first: list[BulkResult] = []
-    async for result in apply_all(accounts, update, journal=journal, **options(server)):
+    run = apply_all(accounts, update, journal=journal, **options(server))
+    async for result in run:
         first.append(result)
         if len(first) == 120:
-            break  # Ctrl-C: the work in flight is cancelled
+            break
+    await run.aclose()  # type: ignore[attr-defined]  # Ctrl-C: the work in flight is cancelled
     with journal.open("ab") as handle:  # and a crash tore the last line
         handle.write(b'{"run": "x", "key": "acct-')
     second = await collect(apply_all(accounts, update, journal=journal, **options(server)))
@@ -151,8 +153,16 @@ async def test_a_different_run_does_not_skip(server: FakeTogglServer, tmp_path: 
     accounts = seed(server, 10)
     journal = tmp_path / "run.jsonl"
     await collect(apply_all(accounts, tp.PreferencesUpdate(theme="dark"), journal=journal, **options(server)))
+    sent = len(server.requests)
+    with pytest.raises(bulk.JournalMismatchError):  # another run's journal is never reused silently
+        await collect(
+            apply_all(accounts, tp.PreferencesUpdate(theme="light"), journal=journal, **options(server))
+        )
+    assert len(server.requests) == sent
     again = await collect(
-        apply_all(accounts, tp.PreferencesUpdate(theme="light"), journal=journal, **options(server))
+        apply_all(
+            accounts, tp.PreferencesUpdate(theme="light"), journal=journal, resume=False, **options(server)
+        )
     )
     assert not any(r.skipped for r in again)
     assert all(a.preferences["theme"] == "light" for a in server.accounts.values())

@@ -17,7 +17,7 @@ import pytest
 
 from toggl_prefs import bulk
 from toggl_prefs.cli import main
-from toggl_prefs.cli._bulk import Progress
+from toggl_prefs.cli._progress import BulkProgress
 from toggl_prefs.testing import FakeTogglServer
 
 COUNT = 240
@@ -67,13 +67,14 @@ def test_bulk_apply_summary_and_exit_code(server: FakeTogglServer, tmp_path: Pat
         "j.jsonl",
     )
     assert result.returncode == 0, result.stderr
-    summary = dict(line.split() for line in result.stdout.splitlines()[1:])
+    assert result.stdout == ""  # the summary is about the run: stderr
+    summary = dict(line.split() for line in result.stderr.splitlines()[1:])
     assert summary == {"changed": "180", "unchanged": "60", "total": "240"}
     assert all(a.preferences["theme"] == "dark" for a in server.accounts.values())
     records = list(bulk.read_journal(tmp_path / "j.jsonl"))
     assert Counter(r["status"] for r in records) == Counter({"changed": 180, "unchanged": 60})
     again = run_cli(server, tmp_path, "apply", "--accounts", "a.csv", "theme=dark", "--journal", "j.jsonl")
-    assert "skipped  240" in again.stdout
+    assert "skipped  240" in again.stderr
 
 
 def test_bulk_get_writes_results_and_fails_with_3(server: FakeTogglServer, tmp_path: Path) -> None:
@@ -91,7 +92,7 @@ def test_bulk_get_writes_results_and_fails_with_3(server: FakeTogglServer, tmp_p
         "--shard",
         "1/2",
     )
-    assert result.returncode == 3
+    assert result.returncode == 4  # a run of 403s exits as one 403 does
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert {line["key"] for line in lines} == {
         f"acct-{i}" for i in range(COUNT) if bulk.in_shard(f"acct-{i}", (1, 2))
@@ -99,7 +100,8 @@ def test_bulk_get_writes_results_and_fails_with_3(server: FakeTogglServer, tmp_p
     failed = [line for line in lines if line["status"] == "failed"]
     assert failed and all(line["error"] == "ForbiddenError" for line in failed)
     assert any(line["status"] == "fetched" and "theme" in line["preferences"] for line in lines)
-    assert "ForbiddenError" in result.stderr  # each failure has one line when not on a terminal
+    for line in failed:  # each failure is named on stderr, with its class and message
+        assert f"{line['key']}: ForbiddenError: 403: User does not have access" in result.stderr
 
 
 def test_bulk_dry_run_and_clone(server: FakeTogglServer, tmp_path: Path) -> None:
@@ -107,7 +109,8 @@ def test_bulk_dry_run_and_clone(server: FakeTogglServer, tmp_path: Path) -> None
         server, tmp_path, "apply", "--accounts", "a.csv", "theme=dark", "--dry-run", "--rate-limit", "0"
     )
     assert dry.returncode == 0
-    assert dry.stdout.count('would send {"theme":"dark"}') == 180
+    assert dry.stderr.count('would send {"theme":"dark"}') == 180
+    assert "would change  180" in dry.stderr and "\nchanged" not in dry.stderr
     assert not [r for r in server.requests if r.method == "POST"]
     server.accounts["acct-0"].preferences["date_format"] = "DD.MM.YYYY"
     clone = run_cli(server, tmp_path, "clone", "--from", "acct-0", "--accounts", "a.csv", "--rate-limit", "0")
@@ -161,7 +164,7 @@ def test_a_killed_run_resumes_from_its_journal(server: FakeTogglServer, tmp_path
     journal = tmp_path / "j.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if journal.exists() and len(journal.read_bytes().splitlines()) >= 40:
+        if len(list(bulk.read_journal(journal))) >= 40:  # records, not the journal's header lines
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
@@ -190,26 +193,34 @@ def test_a_killed_run_resumes_from_its_journal(server: FakeTogglServer, tmp_path
     )  # and nothing missed
     records = list(bulk.read_journal(journal))
     assert Counter(r["key"] for r in records) == Counter({f"acct-{i}": 1 for i in range(COUNT)})
-    summary = dict(line.split() for line in result.stdout.splitlines()[1:])
+    summary = dict(line.split() for line in result.stderr.splitlines()[1:])
     assert int(summary["skipped"]) == len({r["key"] for r in bulk.read_journal(journal)}) - (
         int(summary.get("changed", 0)) + int(summary.get("unchanged", 0))
     )
     assert int(summary["skipped"]) >= 40
 
 
-def test_progress_line() -> None:
+def test_progress_bar_on_a_terminal_and_off() -> None:
     import io
 
     from toggl_prefs.bulk import BulkResult
 
-    stream = io.StringIO()
-    progress = Progress(4, stream, enabled=True)
-    progress.update(BulkResult("a", ok=True))
-    progress.update(BulkResult("b", ok=False))
-    line = progress.line(progress.started + 2)
-    assert (
-        "2/4" in line and "50%" in line and "1.0 acc/s" in line and "errors 1" in line and "ETA 0m02s" in line
-    )
-    quiet = io.StringIO()
-    Progress(1, quiet).update(BulkResult("a", ok=True))  # not a terminal: nothing drawn
-    assert quiet.getvalue() == ""
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    progress = BulkProgress(4, stream)
+    progress.advance(BulkResult("a", ok=True))
+    progress.advance(BulkResult("b", ok=False))
+    progress.say("b: ForbiddenError: 403")
+    progress.close()
+    text = stream.getvalue()
+    assert "2/4" in text and "failed 1" in text and "acct/s" in text
+    assert "\nb: ForbiddenError: 403\n" in text.replace("\r", "\n")
+    piped = io.StringIO()  # not a terminal: no bar, the lines alone
+    quiet = BulkProgress(1, piped)
+    quiet.advance(BulkResult("a", ok=False))
+    quiet.say("a: failed")
+    quiet.close()
+    assert piped.getvalue() == "a: failed\n"

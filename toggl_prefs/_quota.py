@@ -9,6 +9,12 @@ import attrs
 REMAINING_HEADER = "X-Toggl-Quota-Remaining"
 RESETS_IN_HEADER = "X-Toggl-Quota-Resets-In"
 
+MIN_QUOTA_WAIT = 1.0
+"""The shortest wait for a spent quota: a server saying it resets in 0 s (or less) is not believed,
+or an account would hammer it with 402s as fast as the loop turns."""
+DEFAULT_QUOTA_WAIT = 60.0
+"""The wait for a spent quota when the server does not say (or garbles) when it resets."""
+
 
 @attrs.frozen
 class Quota:
@@ -41,3 +47,11 @@ def parse_quota(headers: Mapping[str, str]) -> Quota | None:
     if remaining is None and resets_in is None:
         return None
     return Quota(remaining=remaining, resets_in=resets_in)
+
+
+def quota_wait(resets_in: float | None) -> float:
+    """Seconds to wait before asking again after a 402 "quota spent" that said ``resets_in`` (the
+    parsed header, ``None`` when absent or unreadable): never less than :data:`MIN_QUOTA_WAIT`."""
+    if resets_in is None:
+        return DEFAULT_QUOTA_WAIT
+    return max(MIN_QUOTA_WAIT, float(resets_in))

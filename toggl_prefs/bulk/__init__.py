@@ -5,37 +5,44 @@
 ...                          journal="run.jsonl"):                       # doctest: +SKIP
 ...     print(r.key, r.status)
 
-Every run shares one connection pool between all accounts, keeps ``concurrency`` accounts in flight,
-spaces each account's requests by its own throttle (``rate_limit``, 1/s by default, as Toggl asks
-per token), parks an account whose hourly quota is spent until it resets (or reports it:
-``on_quota="fail"``), and shares one retry budget so a failing server is not stormed. Results
-stream out as accounts finish; a journal makes a run resumable after a crash or Ctrl-C.
+Every run shares one connection pool (without a cookie jar) between all accounts, keeps
+``concurrency`` accounts in flight (at most :data:`MAX_CONCURRENCY`), spaces each account's
+requests by its own throttle (``rate_limit``, 1/s by default, as Toggl asks per token) for the whole
+run, parks an account whose hourly quota is spent until it resets (at least 1 s, at most
+:data:`MAX_QUOTA_PARKS` times and ``max_quota_wait`` seconds in all; or reports it at once:
+``on_quota="fail"``), and shares one retry budget so a failing server is not stormed. An account
+listed twice (by key, or by credentials under two keys) is refused. Results stream out as accounts
+finish.
+
+A ``journal`` (a JSON-lines file, see :mod:`toggl_prefs.bulk._journal`) makes a run resumable after
+a crash or Ctrl-C: a re-run of the same run skips the accounts it records as done. It is opened,
+and written to, before the first request (:class:`JournalOpenError` otherwise), and it is only ever
+resumed by the same run: the same operation, target, ``base_url`` and update (a function's code,
+defaults and the values it closes over count; one that cannot be fingerprinted needs
+``run_id="..."``, a name the caller vouches for). Another run's journal is a
+:class:`JournalMismatchError`; ``resume=False`` starts it afresh. A write that fails mid-run (a
+full disk) stops the run with :class:`JournalWriteError` after the results so far.
 
 The blocking twins of these functions are in :mod:`toggl_prefs.bulk.sync`.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
-from datetime import datetime
-from pathlib import Path
-from typing import Any
-
-import aiohttp
-from yarl import URL
-
-from .._client import _DEFAULT_RETRY, AsyncTogglClient
-from .._generated import PreferencesUpdate, WorkspacePreferencesUpdate
-from .._retry import RetryPolicy
-from .._targets import read_preferences, write_preferences
-from .._transport import DEFAULT_TIMEOUT
-from .._urls import DEFAULT_BASE_URL, check_base_url, check_client, check_workspace_id
-from ..errors import TogglError, TogglFieldError, TogglValidationError
+from . import sync
 from ._accounts import Account, AccountsFileError, in_shard, iter_accounts, load_accounts, write_accounts_csv
-from ._engine import OnQuota, Options, run_bulk
-from ._journal import Journal, fingerprint, read_journal
+from ._engine import MAX_CONCURRENCY, MAX_QUOTA_PARKS
+from ._journal import (
+    Journal,
+    JournalError,
+    JournalMismatchError,
+    JournalOpenError,
+    JournalWriteError,
+    read_journal,
+    read_journal_header,
+)
+from ._report import merge_journals
 from ._result import BulkResult, BulkSummary
+from ._run import apply_all, clone_all, fetch_all
 
 __all__ = [
     "Account",
@@ -43,254 +50,21 @@ __all__ = [
     "BulkResult",
     "BulkSummary",
     "Journal",
+    "JournalError",
+    "JournalMismatchError",
+    "JournalOpenError",
+    "JournalWriteError",
+    "MAX_CONCURRENCY",
+    "MAX_QUOTA_PARKS",
     "apply_all",
     "clone_all",
     "fetch_all",
     "in_shard",
     "iter_accounts",
     "load_accounts",
+    "merge_journals",
     "read_journal",
+    "read_journal_header",
     "sync",
     "write_accounts_csv",
 ]
-
-
-def _options(
-    *,
-    concurrency: int,
-    journal: str | Path | None,
-    run: dict[str, Any],
-    shard: tuple[int, int] | None,
-    on_quota: OnQuota,
-    max_quota_wait: float,
-    session: aiohttp.ClientSession | None,
-    base_url: str | URL,
-    timeout: float,
-    retry: RetryPolicy,
-    rate_limit: float | None,
-    user_agent: str | None,
-) -> Options:
-    # Not checked here: run_bulk checks the options before anything is read or sent.
-    return Options(
-        concurrency=concurrency,
-        journal=str(journal) if journal is not None else None,
-        run_id=fingerprint(run),
-        shard=shard,
-        on_quota=on_quota,
-        max_quota_wait=max_quota_wait,
-        session=session,
-        client_options={
-            "base_url": check_base_url(base_url),
-            "timeout": timeout,
-            "retry": retry,
-            "rate_limit": rate_limit,
-            "user_agent": user_agent,
-        },
-    )
-
-
-def _target(client: str | None, workspace_id: int | None) -> tuple[str | None, int | None]:
-    if client is not None and workspace_id is not None:
-        raise TogglValidationError("give client or workspace_id, not both")
-    return (
-        None if client is None else check_client(client),
-        None if workspace_id is None else check_workspace_id(workspace_id),
-    )
-
-
-async def fetch_all(
-    accounts: Iterable[Account] | AsyncIterable[Account],
-    *,
-    client: str | None = None,
-    workspace_id: int | None = None,
-    since: int | datetime | None = None,
-    concurrency: int = 64,
-    journal: str | Path | None = None,
-    shard: tuple[int, int] | None = None,
-    on_quota: OnQuota = "wait",
-    max_quota_wait: float = 3600.0,
-    session: aiohttp.ClientSession | None = None,
-    base_url: str | URL = DEFAULT_BASE_URL,
-    timeout: float = DEFAULT_TIMEOUT,
-    retry: RetryPolicy = _DEFAULT_RETRY,
-    rate_limit: float | None = 1.0,
-    user_agent: str | None = None,
-) -> AsyncIterator[BulkResult]:
-    """Fetch every account's preferences (a ``client`` type's, or a workspace's with
-    ``workspace_id``); yields a :class:`BulkResult` per account as it finishes, ``value`` holding
-    the preferences."""
-    client_type, ws = _target(client, workspace_id)
-    options = _options(
-        concurrency=concurrency,
-        journal=journal,
-        shard=shard,
-        on_quota=on_quota,
-        max_quota_wait=max_quota_wait,
-        session=session,
-        base_url=base_url,
-        timeout=timeout,
-        retry=retry,
-        rate_limit=rate_limit,
-        user_agent=user_agent,
-        run={"op": "fetch", "client": client_type, "workspace": ws, "since": str(since)},
-    )
-
-    async def job(toggl: AsyncTogglClient, account: Account) -> BulkResult:
-        prefs = await read_preferences(toggl, client_type, ws, since)
-        return BulkResult(account.key, ok=True, value=prefs, attempts=toggl._attempts_made)
-
-    async for result in run_bulk(accounts, job, options):
-        yield result
-
-
-async def apply_all(
-    accounts: Iterable[Account] | AsyncIterable[Account],
-    update: PreferencesUpdate | WorkspacePreferencesUpdate | Callable[[Any], Any],
-    *,
-    client: str | None = None,
-    workspace_id: int | None = None,
-    dry_run: bool = False,
-    concurrency: int = 64,
-    journal: str | Path | None = None,
-    shard: tuple[int, int] | None = None,
-    on_quota: OnQuota = "wait",
-    max_quota_wait: float = 3600.0,
-    session: aiohttp.ClientSession | None = None,
-    base_url: str | URL = DEFAULT_BASE_URL,
-    timeout: float = DEFAULT_TIMEOUT,
-    retry: RetryPolicy = _DEFAULT_RETRY,
-    rate_limit: float | None = 1.0,
-    user_agent: str | None = None,
-) -> AsyncIterator[BulkResult]:
-    """Bring every account to ``update``: read its preferences, send only the fields that differ,
-    and leave an account that already complies alone (a saved request is saved quota).
-
-    ``update`` is a :class:`~toggl_prefs.PreferencesUpdate` (a
-    :class:`~toggl_prefs.WorkspacePreferencesUpdate` with ``workspace_id``), or a function of the
-    account's current preferences returning one (or ``None`` for "leave it"). ``dry_run`` reads and
-    reports each account's diff (``value``) without sending. ``result.changed`` says whether an
-    update was (or would be) sent."""
-    client_type, ws = _target(client, workspace_id)
-    expected = WorkspacePreferencesUpdate if ws is not None else PreferencesUpdate
-    update_for: Callable[[Any], Any]
-    if not callable(update) or isinstance(update, (PreferencesUpdate, WorkspacePreferencesUpdate)):
-        if not isinstance(update, expected):
-            raise TogglFieldError(f"update must be a {expected.__name__} (or a function returning one)")
-        if update.is_empty():
-            raise TogglValidationError(f"nothing to apply: the {expected.__name__} sets no field")
-        fixed = update
-        update_for = lambda _: fixed  # noqa: E731
-        described: Any = update.to_dict()
-    else:
-        update_for = update
-        described = (
-            f"callable:{getattr(update, '__module__', '')}.{getattr(update, '__qualname__', repr(update))}"
-        )
-    options = _options(
-        concurrency=concurrency,
-        journal=None if dry_run else journal,
-        shard=shard,
-        on_quota=on_quota,
-        max_quota_wait=max_quota_wait,
-        session=session,
-        base_url=base_url,
-        timeout=timeout,
-        retry=retry,
-        rate_limit=rate_limit,
-        user_agent=user_agent,
-        run={"op": "apply", "client": client_type, "workspace": ws, "update": described},
-    )
-
-    async def job(toggl: AsyncTogglClient, account: Account) -> BulkResult:
-        current = await read_preferences(toggl, client_type, ws)
-        wanted = update_for(current)
-        if inspect.isawaitable(wanted):
-            wanted = await wanted
-        if wanted is not None and not isinstance(wanted, expected):
-            raise TogglFieldError(
-                f"the update function returned {type(wanted).__name__}, not {expected.__name__}"
-            )
-        diff = None if wanted is None else wanted.without_unchanged(current)
-        if diff is None or diff.is_empty():
-            return BulkResult(account.key, ok=True, changed=False, attempts=toggl._attempts_made)
-        if not dry_run:
-            await write_preferences(toggl, diff, client_type, ws)
-        return BulkResult(
-            account.key, ok=True, value=diff, changed=True, attempts=toggl._attempts_made, dry_run=dry_run
-        )
-
-    async for result in run_bulk(accounts, job, options):
-        yield result
-
-
-async def clone_all(
-    source: Account,
-    accounts: Iterable[Account] | AsyncIterable[Account],
-    *,
-    client: str | None = None,
-    dry_run: bool = False,
-    concurrency: int = 64,
-    journal: str | Path | None = None,
-    shard: tuple[int, int] | None = None,
-    on_quota: OnQuota = "wait",
-    max_quota_wait: float = 3600.0,
-    session: aiohttp.ClientSession | None = None,
-    base_url: str | URL = DEFAULT_BASE_URL,
-    timeout: float = DEFAULT_TIMEOUT,
-    retry: RetryPolicy = _DEFAULT_RETRY,
-    rate_limit: float | None = 1.0,
-    user_agent: str | None = None,
-) -> AsyncIterator[BulkResult]:
-    """Copy ``source``'s preferences (read-only fields left out) onto every other account, sending
-    each only what differs. The source account itself is skipped if it is among ``accounts``."""
-    client_type, _ = _target(client, None)
-    async with AsyncTogglClient(
-        source.auth,
-        base_url=base_url,
-        timeout=timeout,
-        retry=retry,
-        rate_limit=rate_limit,
-        user_agent=user_agent,
-        session=session,
-    ) as reader:
-        try:
-            prefs = await read_preferences(reader, client_type)
-        except TogglError as exc:
-            raise TogglError(f"cannot read the source account {source.key!r}: {exc}") from exc
-    update = PreferencesUpdate.from_preferences(prefs)
-    if update.is_empty():
-        raise TogglValidationError(
-            f"the source account {source.key!r} carries no writable preference to clone"
-        )
-
-    async def others() -> AsyncIterator[Account]:
-        if isinstance(accounts, AsyncIterable):
-            async for account in accounts:
-                if account.key != source.key:
-                    yield account
-        else:
-            for account in accounts:
-                if account.key != source.key:
-                    yield account
-
-    async for result in apply_all(
-        others(),
-        update,
-        client=client_type,
-        dry_run=dry_run,
-        concurrency=concurrency,
-        journal=journal,
-        shard=shard,
-        on_quota=on_quota,
-        max_quota_wait=max_quota_wait,
-        session=session,
-        base_url=base_url,
-        timeout=timeout,
-        retry=retry,
-        rate_limit=rate_limit,
-        user_agent=user_agent,
-    ):
-        yield result
-
-
-from . import sync  # noqa: E402  - the blocking twins, importable as toggl_prefs.bulk.sync

@@ -1,22 +1,40 @@
 """The bulk engine: many accounts, one connection pool, a global concurrency bound, each account's
-own throttle and quota, results streamed as they finish, an optional journal to resume from."""
+own client (its throttle and quota) for the whole run, results streamed as they finish, an
+optional journal to resume from.
+
+Shape of a run: one dispatcher task takes a free slot, then the next account (a parked account
+whose quota reset comes first), and starts one task for it; a result holds its slot until the
+caller takes it, so ``concurrency`` bounds both the work in flight and the results waiting.
+Nothing exists per idle slot, and every wait is O(1) to cancel, so stopping a run costs what is in
+flight, not what ``concurrency`` allows."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aiohttp
 import attrs
 
+from .._auth import ApiToken
 from .._client import AsyncTogglClient
+from .._quota import quota_wait
 from .._retry import RetryBudget, RetryPolicy
-from .._transport import new_session
-from ..errors import QuotaExceededError, TogglError, TogglValidationError
-from ._accounts import Account, aiter_accounts, check_shard, in_shard
+from .._transport import new_session, session_has_cookie_jar
+from ..errors import QuotaExceededError, TogglConfigError, TogglError, TogglFieldError, TogglValidationError
+from ._accounts import Account, Duplicates, _AccountsFile, aiter_accounts, check_shard, in_shard
 from ._journal import Journal
 from ._result import BulkResult
 
@@ -25,7 +43,13 @@ log = logging.getLogger("toggl_prefs.bulk")
 OnQuota = Literal["wait", "fail"]
 Job = Callable[[AsyncTogglClient, Account], Awaitable[BulkResult]]
 _DONE: Any = object()
-DEFAULT_QUOTA_WAIT = 60.0  # when a spent quota does not say when it resets
+
+MAX_CONCURRENCY = 1024
+"""The most accounts a run keeps in flight: beyond it a run gains nothing (Toggl limits each
+account, not the pool) and only costs sockets and memory."""
+MAX_QUOTA_PARKS = 10
+"""How many times an account may be parked for a spent quota before it fails with
+:class:`~toggl_prefs.QuotaExceededError` (``max_quota_wait`` also caps the total wait)."""
 
 
 @dataclass
@@ -35,6 +59,8 @@ class Options:
     concurrency: int = 64
     journal: str | None = None
     run_id: str = ""
+    identity: dict[str, Any] | None = None
+    resume: bool = True
     shard: tuple[int, int] | None = None
     on_quota: OnQuota = "wait"
     max_quota_wait: float = 3600.0
@@ -45,37 +71,129 @@ class Options:
         if (
             isinstance(self.concurrency, bool)
             or not isinstance(self.concurrency, int)
-            or self.concurrency < 1
+            or not 1 <= self.concurrency <= MAX_CONCURRENCY
         ):
-            raise TogglValidationError(f"concurrency must be an int >= 1, not {self.concurrency!r}")
+            raise TogglValidationError(
+                f"concurrency must be an int from 1 to {MAX_CONCURRENCY}, not {self.concurrency!r}"
+            )
         if self.on_quota not in ("wait", "fail"):
             raise TogglValidationError(f"on_quota must be 'wait' or 'fail', not {self.on_quota!r}")
-        if not self.max_quota_wait >= 0:
-            raise TogglValidationError("max_quota_wait must be >= 0 seconds")
+        if (
+            isinstance(self.max_quota_wait, bool)
+            or not isinstance(self.max_quota_wait, (int, float))
+            or not self.max_quota_wait >= 0
+        ):
+            raise TogglValidationError("max_quota_wait must be a number of seconds >= 0")
+        if not isinstance(self.resume, bool):
+            raise TogglFieldError(f"resume must be a bool, not {type(self.resume).__name__}")
         self.shard = check_shard(self.shard)
+        check_session(self.session)
         retry = self.client_options.get("retry") or RetryPolicy()
         if retry.budget is None:
             # One budget for the whole run: when the server fails everywhere, retries stop piling on.
             retry = attrs.evolve(retry, budget=RetryBudget())
         self.client_options["retry"] = retry
+        # Build (and drop) one client, so that a bad client option fails here, not once per account.
+        AsyncTogglClient(ApiToken("probe"), session=self.session, **self.client_options)
+
+
+def check_session(session: aiohttp.ClientSession | None) -> None:
+    """A caller's session for a bulk run: one that keeps cookies would send a cookie set in an
+    answer to one account with the requests of every other."""
+    if session is None:
+        return
+    if not isinstance(session, aiohttp.ClientSession):
+        raise TogglFieldError(f"session must be an aiohttp.ClientSession, not {type(session).__name__}")
+    if session_has_cookie_jar(session):
+        raise TogglConfigError(
+            "a bulk run shares its session between accounts, and this one keeps cookies (a cookie set "
+            "for one account would be sent with the others' requests): create it with "
+            "cookie_jar=aiohttp.DummyCookieJar()"
+        )
+
+
+def check_unique(accounts: Iterable[Account]) -> None:
+    """Refuse an account listed twice (by key, or by credentials under two keys), naming the keys,
+    never the credentials."""
+    seen = Duplicates()
+    for account in accounts:
+        if isinstance(account, Account):  # other items are refused, in order, by the run
+            _refuse_duplicate(seen, account, accounts)
+
+
+def _refuse_duplicate(seen: Duplicates, account: Account, everything: Iterable[Account] | None) -> None:
+    clash = seen.add(account)
+    if clash == "key":
+        raise TogglValidationError(f"account {account.key!r} is listed twice: each account may appear once")
+    if clash == "credentials":
+        from ._accounts import credential
+
+        first = next(
+            (
+                a.key
+                for a in everything or ()
+                if isinstance(a, Account) and a.key != account.key and credential(a) == credential(account)
+            ),
+            None,
+        )
+        earlier = f"as account {first!r}" if first is not None else "as an earlier account"
+        raise TogglValidationError(
+            f"account {account.key!r} has the same credentials {earlier}: the same account listed twice "
+            "would be applied twice"
+        )
+
+
+@dataclass
+class _Entry:
+    """An account in the run, with its own client for the whole run: its throttle spaces every
+    request, a retry after a park included."""
+
+    account: Account
+    client: AsyncTogglClient | None = None
+    parks: int = 0
+    waited: float = 0.0
+
+
+@dataclass
+class _State:
+    pending: int = 0  # accounts started and not finished (parked ones included)
+    fed: bool = False  # every account has been read
+    finished: bool = False
+    stopped: bool = False
 
 
 async def run_bulk(
     accounts: Iterable[Account] | AsyncIterable[Account], job: Job, options: Options
-) -> AsyncIterator[BulkResult]:
+) -> AsyncGenerator[BulkResult, None]:
     """Run ``job`` for every account and yield results as they finish.
 
     Memory is bounded by ``concurrency`` (accounts are read as they are needed, results handed on as
-    they come); stopping the iteration early cancels the work in flight and closes everything."""
+    they come); stopping the iteration early cancels the work in flight and closes everything.
+    Everything that can be refused is refused before the first request: options, the journal, and
+    (for a list or tuple of accounts) an account listed twice; a stream of accounts is checked as
+    it is read, and a duplicate stops the run."""
     options.check()
-    journal = Journal(options.journal, options.run_id) if options.journal else None
+    prechecked = isinstance(accounts, _AccountsFile)
+    if isinstance(accounts, Sequence):
+        check_unique(accounts)
+        prechecked = True
+    journal = (
+        Journal(options.journal, options.run_id, identity=options.identity, resume=options.resume)
+        if options.journal
+        else None
+    )
     own_session = options.session is None
     session = new_session(limit=options.concurrency) if own_session else options.session
     assert session is not None
-    todo: asyncio.Queue[Account] = asyncio.Queue(maxsize=options.concurrency)
-    results: asyncio.Queue[Any] = asyncio.Queue(maxsize=options.concurrency * 2)
+    slots = asyncio.Semaphore(options.concurrency)
+    results: asyncio.Queue[Any] = asyncio.Queue()  # bounded by the slots its results hold
+    returning: collections.deque[_Entry] = collections.deque()  # parked accounts due again
+    wake = asyncio.Event()
+    parked: dict[int, asyncio.TimerHandle] = {}  # id(entry) -> its wake-up call (cancelled at the end)
     state = _State()
     tasks: set[asyncio.Task[Any]] = set()
+    seen = None if prechecked else Duplicates()
+    loop = asyncio.get_running_loop()
 
     def spawn(coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -84,66 +202,129 @@ async def run_bulk(
         task.add_done_callback(surface)
 
     def surface(task: asyncio.Task[Any]) -> None:
-        # A task that dies of an unexpected error (a bug, a bad accounts file) ends the run with it.
+        # A task that dies of an error (a bad accounts file, a duplicate, a journal that cannot be
+        # written, a bug) ends the run with it, after the results before it.
         if not task.cancelled() and task.exception() is not None:
-            spawn(results.put(task.exception()))
+            state.stopped = True
+            results.put_nowait(task.exception())
 
     def finish_if_done() -> None:
         if state.fed and state.pending == 0 and not state.finished:
             state.finished = True
-            spawn(results.put(_DONE))
+            results.put_nowait(_DONE)
 
-    async def feed() -> None:
-        async for account in aiter_accounts(accounts):
+    def unpark(entry: _Entry) -> None:
+        del parked[id(entry)]
+        returning.append(entry)
+        wake.set()
+
+    def park(entry: _Entry, delay: float) -> None:
+        # A timer, not a task: thousands of parked accounts cost a handle each, cancelled in O(1).
+        parked[id(entry)] = loop.call_later(delay, unpark, entry)
+
+    async def next_item(source: AsyncIterator[Account]) -> _Entry | BulkResult | None:
+        """The next thing to take a slot: a parked account due again, a new account, or a skip."""
+        while True:
+            if returning:
+                return returning.popleft()
+            if state.fed:
+                if state.pending == 0:
+                    return None
+                wake.clear()
+                await wake.wait()
+                continue
+            account = await anext(source, None)
+            if account is None:
+                state.fed = True
+                finish_if_done()
+                continue
+            if seen is not None:
+                _refuse_duplicate(seen, account, None)
             if not in_shard(account.key, options.shard):
                 continue
             if journal is not None and account.key in journal.done:
-                await results.put(BulkResult(account.key, ok=True, skipped=True))
-                continue
+                return BulkResult(account.key, ok=True, skipped=True)
             state.pending += 1
-            await todo.put(account)
-        state.fed = True
+            return _Entry(account)
+
+    async def dispatch() -> None:
+        source = aiter_accounts(accounts)
+        while not state.stopped:
+            await slots.acquire()
+            item = await next_item(source)
+            if item is None:
+                slots.release()
+                return
+            if isinstance(item, BulkResult):
+                results.put_nowait(item)  # holds its slot until the caller takes it
+            else:
+                spawn(run_one(item))
+
+    async def attempt(entry: _Entry) -> BulkResult | None:
+        """One go at an account: its result, or ``None`` when it was parked for its quota."""
+        account = entry.account
+        if entry.client is None:
+            entry.client = AsyncTogglClient(account.auth, session=session, **options.client_options)
+        client = entry.client
+        try:
+            return await job(client, account)
+        except QuotaExceededError as exc:
+            wait = quota_wait(exc.resets_in)
+            if (
+                options.on_quota == "wait"
+                and entry.parks < MAX_QUOTA_PARKS
+                and entry.waited + wait <= options.max_quota_wait
+            ):
+                entry.parks += 1
+                entry.waited += wait
+                log.info(
+                    "%s: quota spent; parked for %.0fs (%d of at most %d)",
+                    account.key,
+                    wait,
+                    entry.parks,
+                    MAX_QUOTA_PARKS,
+                )
+                park(entry, wait)
+                return None
+            return BulkResult(account.key, ok=False, error=exc, attempts=client._attempts_made)
+        except TogglValidationError:
+            raise  # the caller's mistake (an update function's bad value): the run stops
+        except TogglError as exc:
+            return BulkResult(account.key, ok=False, error=exc, attempts=client._attempts_made)
+
+    async def run_one(entry: _Entry) -> None:
+        try:
+            result = await attempt(entry)
+        except BaseException:
+            slots.release()
+            raise
+        if result is None:
+            slots.release()
+            return
+        if journal is not None:
+            try:
+                journal.record(result)
+            except Exception:
+                state.stopped = True
+                results.put_nowait(result)  # sent, so reported, though not journaled
+                raise
+        results.put_nowait(result)
+        state.pending -= 1
         finish_if_done()
 
-    async def park(account: Account, delay: float) -> None:
-        await asyncio.sleep(delay)
-        await todo.put(account)
-
-    async def work() -> None:
-        while True:
-            account = await todo.get()
-            client = AsyncTogglClient(account.auth, session=session, **options.client_options)
-            try:
-                result = await job(client, account)
-            except QuotaExceededError as exc:
-                wait = exc.resets_in if exc.resets_in is not None else DEFAULT_QUOTA_WAIT
-                if options.on_quota == "wait" and wait <= options.max_quota_wait:
-                    log.info("%s: quota spent; parked for %.0fs", account.key, wait)
-                    spawn(park(account, float(wait)))
-                    continue  # still pending: it comes back when its window resets
-                result = BulkResult(account.key, ok=False, error=exc, attempts=client._attempts_made)
-            except TogglValidationError:
-                raise  # the caller's mistake (an update function's bad value): the run stops, as before
-            except TogglError as exc:
-                result = BulkResult(account.key, ok=False, error=exc, attempts=client._attempts_made)
-            if journal is not None:
-                journal.record(result)
-            await results.put(result)
-            state.pending -= 1
-            finish_if_done()
-
     try:
-        spawn(feed())
-        for _ in range(options.concurrency):
-            spawn(work())
+        spawn(dispatch())
         while True:
             item = await results.get()
             if item is _DONE:
                 break
             if isinstance(item, BaseException):
                 raise item
+            slots.release()
             yield item
     finally:
+        for handle in parked.values():
+            handle.cancel()
         for task in list(tasks):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -151,10 +332,3 @@ async def run_bulk(
             journal.close()
         if own_session:
             await session.close()
-
-
-@dataclass
-class _State:
-    pending: int = 0
-    fed: bool = False
-    finished: bool = False

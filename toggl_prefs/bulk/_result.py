@@ -53,11 +53,17 @@ class BulkResult:
 
 @attrs.define
 class BulkSummary:
-    """Counts of a run: by status, and failures by error class."""
+    """Counts of a run: by status, and failures by error class.
+
+    ``failed_keys`` maps each failed account's key to its error class. For a run split into shards
+    (:func:`toggl_prefs.bulk.dask.run_on_dask`, :func:`toggl_prefs.bulk.merge_journals`),
+    ``shards`` maps each shard (``"I/N"``, as ``--shard`` spells it) to whether it finished."""
 
     by_status: Counter[str] = attrs.field(factory=Counter)
     failures: Counter[str] = attrs.field(factory=Counter)
     attempts: int = 0
+    failed_keys: dict[str, str] = attrs.field(factory=dict)
+    shards: dict[str, bool] = attrs.field(factory=dict)
 
     def add(self, result: BulkResult) -> BulkResult:
         """Count ``result``; returns it, so ``summary.add(r)`` fits inside a loop expression."""
@@ -65,7 +71,13 @@ class BulkSummary:
         self.attempts += result.attempts
         if result.error is not None:
             self.failures[type(result.error).__name__] += 1
+            self.failed_keys[result.key] = type(result.error).__name__
         return result
+
+    @property
+    def unfinished(self) -> list[str]:
+        """The shards (``"I/N"``) that have not finished: re-run them with the same journal."""
+        return [shard for shard, finished in self.shards.items() if not finished]
 
     @classmethod
     def of(cls, results: Iterable[BulkResult]) -> BulkSummary:

@@ -12,14 +12,14 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from .. import bulk as _bulk
 from .._client import _DEFAULT_RETRY
 from .._generated import PreferencesUpdate, WorkspacePreferencesUpdate
 from .._retry import RetryPolicy
-from .._sync import LoopThread
+from .._sync import LoopThread, check_calling_loop
 from .._transport import DEFAULT_TIMEOUT
 from .._urls import DEFAULT_BASE_URL
 from ..errors import TogglValidationError
+from . import _run
 from ._accounts import Account
 from ._engine import OnQuota
 from ._result import BulkResult
@@ -66,6 +66,8 @@ def fetch_all(
     since: int | datetime | None = None,
     concurrency: int = 64,
     journal: str | Path | None = None,
+    run_id: str | None = None,
+    resume: bool = True,
     shard: tuple[int, int] | None = None,
     on_quota: OnQuota = "wait",
     max_quota_wait: float = 3600.0,
@@ -80,7 +82,8 @@ def fetch_all(
     options = dict(locals())
     accounts = options.pop("accounts")
     _no_session(session)
-    return _iterate(lambda: _bulk.fetch_all(accounts, **options))
+    check_calling_loop(base_url, warn=False)  # its server on this thread's loop: a sure hang
+    return _iterate(lambda: _run.fetch_all(accounts, **options))
 
 
 def apply_all(
@@ -92,6 +95,8 @@ def apply_all(
     dry_run: bool = False,
     concurrency: int = 64,
     journal: str | Path | None = None,
+    run_id: str | None = None,
+    resume: bool = True,
     shard: tuple[int, int] | None = None,
     on_quota: OnQuota = "wait",
     max_quota_wait: float = 3600.0,
@@ -106,7 +111,8 @@ def apply_all(
     options = dict(locals())
     accounts, update = options.pop("accounts"), options.pop("update")
     _no_session(session)
-    return _iterate(lambda: _bulk.apply_all(accounts, update, **options))
+    check_calling_loop(base_url, warn=False)  # its server on this thread's loop: a sure hang
+    return _iterate(lambda: _run.apply_all(accounts, update, **options))
 
 
 def clone_all(
@@ -117,6 +123,8 @@ def clone_all(
     dry_run: bool = False,
     concurrency: int = 64,
     journal: str | Path | None = None,
+    run_id: str | None = None,
+    resume: bool = True,
     shard: tuple[int, int] | None = None,
     on_quota: OnQuota = "wait",
     max_quota_wait: float = 3600.0,
@@ -131,4 +139,5 @@ def clone_all(
     options = dict(locals())
     source, accounts = options.pop("source"), options.pop("accounts")
     _no_session(session)
-    return _iterate(lambda: _bulk.clone_all(source, accounts, **options))
+    check_calling_loop(base_url, warn=False)  # its server on this thread's loop: a sure hang
+    return _iterate(lambda: _run.clone_all(source, accounts, **options))

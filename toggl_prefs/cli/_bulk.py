@@ -1,64 +1,23 @@
-"""``toggl-prefs bulk get|apply|clone``: bulk runs with a live progress line and a summary."""
+"""``toggl-prefs bulk get|apply|clone``: bulk runs with a progress bar, each failure named as it
+happens, results as JSON lines (``--out``) and a summary; exit codes from the one table (_exit)."""
 
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 import orjson
 
 from .._generated import PreferencesUpdate, WorkspacePreferencesUpdate
 from ..bulk import BulkResult, BulkSummary, apply_all, clone_all, fetch_all, in_shard, iter_accounts
+from ._exit import bulk_exit_code
+from ._fields import ModelName
+from ._hints import hint_for
 from ._output import Printer
-from ._values import UsageError, parse_assignments
-
-
-class Progress:
-    """One self-rewriting line on a terminal: counts, rate, ETA, errors. Silent when not a tty."""
-
-    def __init__(self, total: int, stream: TextIO, *, enabled: bool | None = None) -> None:
-        self.total = total
-        self.stream = stream
-        self.enabled = stream.isatty() if enabled is None else enabled
-        self.started = time.monotonic()
-        self.done = 0
-        self.failed = 0
-        self._last_draw = 0.0
-
-    def update(self, result: BulkResult) -> None:
-        self.done += 1
-        self.failed += not result.ok
-        now = time.monotonic()
-        if self.enabled and (now - self._last_draw > 0.1 or self.done == self.total):
-            self._last_draw = now
-            self.stream.write("\r" + self.line(now) + "\033[K")
-            self.stream.flush()
-
-    def line(self, now: float) -> str:
-        elapsed = max(now - self.started, 1e-9)
-        rate = self.done / elapsed
-        share = self.done / self.total if self.total else 1.0
-        bar = "#" * int(share * 24)
-        eta = (self.total - self.done) / rate if rate > 0 else 0.0
-        return (
-            f"[{bar:<24}] {self.done:,}/{self.total:,} {share:4.0%}  {rate:,.1f} acc/s  "
-            f"ETA {_duration(eta)}  errors {self.failed:,}"
-        )
-
-    def finish(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s"
+from ._report import add_report_parser, mark_finished
+from ._values import UsageError, client_type, parse_assignments
 
 
 def shard_arg(text: str) -> tuple[int, int]:
@@ -77,10 +36,12 @@ def add_bulk_parser(sub: Any, command: Any) -> None:
         "bulk",
         help="fetch, apply or clone preferences across many accounts",
         description="Bulk runs over an accounts file (CSV key,api_token or key,email,password; "
-        "or JSON lines). Credentials are never printed or journaled.",
+        "or JSON lines). Credentials are never printed or journaled. On a terminal a progress bar "
+        "runs on stderr, with each failed account named above it as it happens; the summary follows "
+        "on stderr. --out writes one JSON line per account (to stdout with '-').",
     )
     p.set_defaults(func=command)
-    verbs = p.add_subparsers(dest="bulk_command", required=True, metavar="get|apply|clone")
+    verbs = p.add_subparsers(dest="bulk_command", required=True, metavar="get|apply|clone|report")
 
     def common(q: argparse.ArgumentParser) -> None:
         q.add_argument("--accounts", required=True, type=Path, help="accounts file (.csv or .jsonl)")
@@ -89,6 +50,11 @@ def add_bulk_parser(sub: Any, command: Any) -> None:
         q.add_argument(
             "--journal", type=Path, help="JSON-lines journal; a re-run skips what it records as done"
         )
+        q.add_argument(
+            "--force-new",
+            action="store_true",
+            help="with --journal: start the journal afresh, even if it records another run",
+        )
         q.add_argument("--rate-limit", type=float, default=1.0, help="requests/s per account (default 1)")
         q.add_argument(
             "--on-quota",
@@ -96,30 +62,51 @@ def add_bulk_parser(sub: Any, command: Any) -> None:
             default="wait",
             help="when an account's hourly quota is spent: wait for it, or report it",
         )
+        q.add_argument("--client", type=client_type, help="a client type's preferences (desktop or web)")
+
+    def results(q: argparse.ArgumentParser, *, required: bool = False) -> None:
+        q.add_argument(
+            "--out",
+            type=Path,
+            required=required,
+            help="write one JSON line per account to this file, replacing it ('-': stdout)",
+        )
+        q.add_argument(
+            "--append", action="store_true", help="with --out FILE: add to the file instead of replacing it"
+        )
 
     g = verbs.add_parser("get", help="fetch every account's preferences")
     common(g)
-    g.add_argument("--out", type=Path, required=True, help="results, one JSON line per account ('-': stdout)")
-    g.add_argument("--client", help="a client type's preferences")
-    g.add_argument("--workspace", type=int, help="a workspace's preferences")
+    results(g, required=True)
+    g.add_argument("--workspace", type=int, metavar="ID", help="a workspace's preferences")
 
     a = verbs.add_parser("apply", help="set KEY=VALUE on every account, sending only what differs")
     common(a)
-    a.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
-    a.add_argument("--client", help="a client type's preferences")
-    a.add_argument("--workspace", type=int, help="a workspace's preferences")
+    a.add_argument(
+        "assignments", nargs="+", metavar="KEY=VALUE", help="the fields to set (see: toggl-prefs fields)"
+    )
+    a.add_argument("--workspace", type=int, metavar="ID", help="a workspace's preferences")
     a.add_argument("--dry-run", action="store_true", help="show each account's diff, send nothing")
+    results(a)
 
     c = verbs.add_parser("clone", help="copy one account's preferences onto the others")
     common(c)
     c.add_argument("--from", dest="source", required=True, metavar="KEY", help="the account to copy")
-    c.add_argument("--client", help="a client type's preferences")
     c.add_argument("--dry-run", action="store_true", help="show each account's diff, send nothing")
+    results(c)
+    add_report_parser(verbs)
 
 
 async def cmd_bulk(args: argparse.Namespace, out: Printer) -> int:
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
+    if args.append and args.out is None:
+        raise UsageError("--append needs --out FILE")
+    update = None
+    if args.bulk_command == "apply":  # checked before the accounts file is even read
+        model: ModelName = "workspace" if args.workspace is not None else "user"
+        cls = WorkspacePreferencesUpdate if model == "workspace" else PreferencesUpdate
+        update = cls.build(parse_assignments(model, args.assignments))
     source_key = getattr(args, "source", None)
     # A first pass reads (and so checks) the whole file before anything is sent, and counts the work.
     total, source = 0, None
@@ -133,16 +120,14 @@ async def cmd_bulk(args: argparse.Namespace, out: Printer) -> int:
         "concurrency": args.concurrency,
         "shard": args.shard,
         "journal": args.journal,
+        "resume": not args.force_new,
         "rate_limit": args.rate_limit or None,
         "on_quota": args.on_quota,
     }
     accounts = iter_accounts(args.accounts)
     if args.bulk_command == "get":
         results = fetch_all(accounts, client=args.client, workspace_id=args.workspace, **common)
-    elif args.bulk_command == "apply":
-        cls = WorkspacePreferencesUpdate if args.workspace is not None else PreferencesUpdate
-        what = "workspace preference" if args.workspace is not None else "preference"
-        update = cls.build(parse_assignments(cls.__toggl_fields__, args.assignments, what))
+    elif update is not None:
         results = apply_all(
             accounts, update, client=args.client, workspace_id=args.workspace, dry_run=args.dry_run, **common
         )
@@ -150,45 +135,64 @@ async def cmd_bulk(args: argparse.Namespace, out: Printer) -> int:
         if source is None:
             raise UsageError(f"--from {source_key!r}: no such key in {args.accounts}")
         results = clone_all(source, accounts, client=args.client, dry_run=args.dry_run, **common)
-    summary = await _drive(results, args, out, total)
-    out.heading("summary")
-    out.table([(name, f"{count:,}") for name, count in summary.rows()])
-    return 0 if not summary.by_status["failed"] else 3
+    summary, hints = await _drive(results, args, out, total)
+    dry_run = getattr(args, "dry_run", False)
+    if args.journal is not None and args.shard is not None and not dry_run:
+        mark_finished(args.journal, args.shard)  # so that `bulk report` knows this shard went through
+    if not out.quiet:
+        out.info("summary" + (" (dry run: nothing was sent)" if dry_run else ""))
+        rows = [("would change" if dry_run and name == "changed" else name, n) for name, n in summary.rows()]
+        width = max(len(name) for name, _ in rows)
+        for name, count in rows:
+            print(f"{name.ljust(width)}  {count:,}", file=out.err)
+    for hint in hints:
+        out.warn(f"hint: {hint}")
+    return bulk_exit_code(summary.failures.elements())
 
 
 async def _drive(
     results: AsyncIterator[BulkResult], args: argparse.Namespace, out: Printer, total: int
-) -> BulkSummary:
+) -> tuple[BulkSummary, list[str]]:
+    """Run the bulk operation to its end: count, write ``--out``, name each failure as it happens.
+    Returns the summary and the hints its failures call for (each once)."""
+    from ._progress import BulkProgress  # tqdm is imported only by the commands that draw a bar
+
     summary = BulkSummary()
-    progress = Progress(total, out.err)
-    sink = _sink(getattr(args, "out", None), out)
+    hints: list[str] = []
+    dry_run = getattr(args, "dry_run", False)
+    sink = _sink(args.out, args.append, out)
+    progress = BulkProgress(total, out.err, quiet=out.quiet)
     try:
         async for result in results:
             summary.add(result)
-            progress.update(result)
+            progress.advance(result)
             if sink is not None:
                 sink.write(_record(result))
-            if getattr(args, "dry_run", False) and result.changed:
-                out.line(f"{result.key}: would send {orjson.dumps(result.value.to_dict()).decode()}")
-            if not result.ok and not progress.enabled:
-                print(f"{result.key}: {type(result.error).__name__}: {result.error}", file=out.err)
+            if result.error is not None:
+                progress.say(f"{result.key}: {type(result.error).__name__}: {result.error}")
+                hint = hint_for(result.error, args.base_url)
+                if hint and hint not in hints:
+                    hints.append(hint)
+            elif dry_run and result.changed and not out.quiet:
+                progress.say(f"{result.key}: would send {orjson.dumps(result.value.to_dict()).decode()}")
     finally:
-        progress.finish()
-        if sink is not None and sink is not out.out:
+        progress.close()
+        if sink is not None:
             sink.close()
-    return summary
+    return summary, hints
 
 
-def _sink(path: Path | None, out: Printer) -> Any:
+def _sink(path: Path | None, append: bool, out: Printer) -> IO[bytes] | _TextSink | None:
+    """Where ``--out`` goes; a file is opened (and so checked) before the run starts."""
     if path is None:
         return None
     if str(path) == "-":
         return _TextSink(out.out)
-    return path.open("ab")
+    return path.open("ab" if append else "wb")
 
 
 class _TextSink:
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
 
     def write(self, data: bytes) -> None:
@@ -199,9 +203,12 @@ class _TextSink:
 
 
 def _record(result: BulkResult) -> bytes:
-    line: dict[str, Any] = {"key": result.key, "status": result.status}
+    """One ``--out`` line. A dry run's would-be changes say so (``would_change``, ``would_send``)."""
+    would = result.dry_run and bool(result.changed)
+    line: dict[str, Any] = {"key": result.key, "status": "would_change" if would else result.status}
     if result.value is not None:
-        line["preferences" if result.changed is None else "sent"] = result.value.to_dict()
+        key = "preferences" if result.changed is None else ("would_send" if would else "sent")
+        line[key] = result.value.to_dict()
     if result.error is not None:
         line["error"] = type(result.error).__name__
         line["message"] = str(result.error)
