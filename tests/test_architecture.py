@@ -105,3 +105,24 @@ def test_no_import_cycles_in_the_package() -> None:
     graph = {name: _imports(name, path, known) for name, path in known.items()}
     assert graph["toggl_prefs"], "the import graph came out empty: the parser is broken"
     assert _cycles(graph) == []
+
+
+def test_the_generic_model_code_names_no_field() -> None:
+    """Rules about particular fields live in the generated metadata (``FieldSpec``), not in the
+    machinery shared by every model: a field's name as a string in it is a special case."""
+    from toggl_prefs import UserPreferences, WorkspacePreferences
+
+    names = {
+        name
+        for cls in (UserPreferences, WorkspacePreferences)
+        for spec in cls.__toggl_fields__
+        for name in (spec.attr, spec.wire)
+    }
+    for module in ("_base.py", "_serde.py"):
+        tree = ast.parse((PACKAGE / module).read_text())
+        strings = {
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        }
+        assert not strings & names, f"{module} special-cases {sorted(strings & names)}"

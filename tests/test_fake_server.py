@@ -335,3 +335,18 @@ async def test_no_repr_of_the_server_state_shows_a_token_or_password() -> None:
     assert secret_token not in shown and password not in shown
     assert "api_token='***'" in repr(server.accounts["a"])  # still says that one is set
     assert "api_token=None" in repr(server.accounts["b"]) and "password='***'" in repr(server.accounts["b"])
+
+
+async def test_a_drifted_field_is_taken_in_each_shape_it_has_been_seen_in() -> None:
+    """``decimal_separator`` is documented as an object but live answers carry a string: the fake
+    server takes both (from the field's metadata), in seeded accounts and in a POST."""
+    async with FakeTogglServer() as fake:
+        fake.add_account(api_token="tok", key="t", preferences={"decimal_separator": ","})
+        status, _, _ = await call(fake, "POST", "/me/preferences", {"decimal_separator": {"symbol": "."}})
+        assert status == 200
+        status, _, _ = await call(fake, "POST", "/me/preferences", {"decimal_separator": "."})
+        assert status == 200
+        _, data, _ = await call(fake, "GET", "/me/preferences")
+        assert data["decimal_separator"] == "."
+        status, data, _ = await call(fake, "POST", "/me/preferences", {"decimal_separator": 3})
+        assert status == 400 and "decimal_separator" in data

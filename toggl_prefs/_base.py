@@ -487,12 +487,15 @@ class UpdateModel:
         """This update minus the fields that ``current`` already has at the same value.
 
         A field ``current`` does not carry is kept: the API omits empty values, so a missing key is
-        no evidence of the value. Alpha features are compared per ``code``."""
+        no evidence of the value. Lists the server merges by key (alpha features, by ``code``) are
+        compared item by item."""
         values: dict[str, Any] = {}
+        by_attr = type(self).__toggl_by_attr__
         for name, new in self._values.items():
             old = getattr(current, name, None)
-            if name == "alpha_features" and new and old:
-                new = _changed_features(new, old)
+            spec = by_attr[name]
+            if spec.item_key is not None and new and old:
+                new = _changed_items(spec, new, old)
                 if new:
                     values[name] = new
             elif (old is None or new != old) and not (new is None and old is None):
@@ -501,14 +504,28 @@ class UpdateModel:
 
 
 def _writable(spec: FieldSpec, value: Any) -> Any:
-    if spec.attr == "alpha_features":  # the server takes a feature's code and flag, nothing else
-        return [spec.nested(code=f.code, enabled=f.enabled) for f in value if f.code is not None]
-    return value
+    if spec.item_key is None:
+        return value
+    # A merged list's items carry what the server returns; an update sends only what it sets.
+    return [
+        spec.nested(**{a: getattr(item, a) for a in spec.item_sent})
+        for item in value
+        if getattr(item, spec.item_key) is not None
+    ]
 
 
 register(Model, UpdateModel)
 
 
-def _changed_features(new: list[Any], old: list[Any]) -> list[Any]:
-    current = {f.code: f.enabled for f in old}
-    return [f for f in new if f.code not in current or current[f.code] != f.enabled]
+def _changed_items(spec: FieldSpec, new: list[Any], old: list[Any]) -> list[Any]:
+    """The items of ``new`` that change the server's list: new keys, or a sent attribute that differs."""
+    key = spec.item_key
+    assert key is not None
+    current = {getattr(item, key): item for item in old}
+    compared = [a for a in spec.item_sent if a != key]
+    return [
+        item
+        for item in new
+        if (was := current.get(getattr(item, key))) is None
+        or any(getattr(item, a) != getattr(was, a) for a in compared)
+    ]

@@ -56,7 +56,12 @@ class FieldSpec(NamedTuple):
     omitted_if_empty: bool = False
     """The server leaves the key out when its value is empty (``false``, ``0``, ``""``)."""
     doc: str = ""
-    """The reference's description, plus what FACTS.md adds."""
+    """The reference's description, plus what Toggl's other documentation adds."""
+    item_key: str | None = None
+    """For a list of objects the server merges by one attribute (``code`` of an alpha feature): an
+    update is compared, and sent, item by item."""
+    item_sent: tuple[str, ...] = ()
+    """For such a list: the item attributes an update sends (the others are returned, not set)."""
 
     @property
     def kinds(self) -> tuple[Kind, ...]:

@@ -1279,7 +1279,7 @@ UserPreferences.__toggl_fields__ = (
     FieldSpec('activity_timeline_grouping_method', 'activity_timeline_grouping_method', Kind.STR),
     FieldSpec('activity_timeline_recording_level', 'activity_timeline_recording_level', Kind.STR),
     FieldSpec('activity_timeline_sync_events', 'activity_timeline_sync_events', Kind.BOOL),
-    FieldSpec('alpha_features', 'alpha_features', Kind.OBJECT_LIST, AlphaFeature, omitted_if_empty=True),
+    FieldSpec('alpha_features', 'alpha_features', Kind.OBJECT_LIST, AlphaFeature, omitted_if_empty=True, item_key='code', item_sent=('code', 'enabled')),
     FieldSpec('analytics_advanced_filters', 'analyticsAdvancedFilters', Kind.BOOL, omitted_if_empty=True),
     FieldSpec('auto_tracker_delay_enabled', 'auto_tracker_delay_enabled', Kind.BOOL),
     FieldSpec('auto_tracker_delay_in_seconds', 'auto_tracker_delay_in_seconds', Kind.INT),

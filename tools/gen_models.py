@@ -103,6 +103,9 @@ NOTES = {
 # Fields whose documented type drifted: other shapes seen in older schemas and live answers, taken
 # as readily as the documented one.
 ALSO_SEEN = {"decimal_separator": ("string",)}
+# Lists the server merges item by item: the key that identifies an item, and what an update sends of
+# it. The reference's POST example for alpha features carries only ``code`` and ``enabled``.
+MERGED_LISTS: dict[str, tuple[str, tuple[str, ...]]] = {"alpha_features": ("code", ("code", "enabled"))}
 
 PY_SCALAR = {"boolean": "bool", "integer": "int", "string": "str"}
 KIND_OF_TYPE = {"boolean": "BOOL", "integer": "INT", "string": "STR"}
@@ -165,6 +168,9 @@ class Field:
             d for d in (description if description != "-" else "", NOTES.get(self.wire, ""), validated) if d
         )
         self.omitted_if_empty = bool(entry.get("omitted_if_empty"))
+        merged = MERGED_LISTS.get(self.wire)
+        self.item_key: str | None = merged[0] if merged else None
+        self.item_sent: tuple[str, ...] = merged[1] if merged else ()
         self.read_only = read_only or self.wire.lower() in facts.read_only
 
     def accepts(self) -> str:
@@ -209,6 +215,8 @@ class Field:
             args.append("omitted_if_empty=True")
         if self.doc:
             args.append(f"doc={self.doc!r}")
+        if self.item_key:
+            args.append(f"item_key={self.item_key!r}, item_sent={self.item_sent!r}")
         return f"FieldSpec({', '.join(args)})"
 
 

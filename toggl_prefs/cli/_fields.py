@@ -25,18 +25,6 @@ _CLASSES: dict[ModelName, tuple[type[Any], type[Any]]] = {
     "workspace": (WorkspacePreferences, WorkspacePreferencesUpdate),
 }
 
-# What the reference leaves out (../shared/spec/FACTS.md: values found against the live API; the
-# server validates date_format and timeofday_format). Keyed by attribute name.
-_KNOWN: dict[str, tuple[str, tuple[str, ...]]] = {
-    "beginning_of_week": ("first day of the week (0 = Sunday)", tuple("0123456")),
-    "date_format": (
-        "how dates are shown",
-        ("MM/DD/YYYY", "DD-MM-YYYY", "MM-DD-YYYY", "YYYY-MM-DD", "DD/MM/YYYY", "DD.MM.YYYY"),
-    ),
-    "timeofday_format": ("how times of day are shown: 24-hour or 12-hour clock", ("H:mm", "h:mm A")),
-    "duration_format": ("how durations are shown", ("classic", "improved", "decimal")),
-    "logo": ("URL of the workspace's logo (returned by the server, not settable here)", ()),
-}
 # Remarks the docstrings carry that are not what a field means (read-only is a column of its own).
 _NOT_MEANINGS = {"omitted by the server when empty", "read-only"}
 
@@ -49,7 +37,7 @@ class FieldInfo(NamedTuple):
     type: str
     meaning: str
     allowed: tuple[str, ...]
-    """Known values, where the API or FACTS.md lists them; empty when any value of the type goes."""
+    """Known values, where the reference or live testing found them; empty when any value of the type goes."""
     read_only: bool
     spec: FieldSpec
 
@@ -85,23 +73,20 @@ def _meaning(update_cls: type[Any], attr: str) -> str:
 def fields(model: ModelName) -> tuple[FieldInfo, ...]:
     """Every field of ``model``, with what the CLI can tell about it.
 
-    The generator's metadata wins (a spec's ``doc``, ``values`` and ``read_only``, where the models
-    carry them); the local table fills in only what they leave empty."""
+    The generator's metadata (a spec's ``doc``, ``values`` and ``read_only``) first; the update
+    field's docstring gives the meaning where the spec carries none."""
     update_cls = _CLASSES[model][1]
     writable = {s.attr for s in update_cls.__toggl_fields__} - set(update_cls.__toggl_read_only__)
     out = []
     for spec in specs(model):
-        known_meaning, known_values = _KNOWN.get(spec.attr, ("", ()))
-        documented = str(getattr(spec, "doc", "") or _meaning(update_cls, spec.attr))
-        values = tuple(str(v) for v in getattr(spec, "values", ()))
         out.append(
             FieldInfo(
                 name=spec.attr,
                 wire=spec.wire,
                 type=type_name(spec),
-                meaning=documented or known_meaning,
-                allowed=values or known_values,
-                read_only=bool(getattr(spec, "read_only", False)) or spec.attr not in writable,
+                meaning=spec.doc or _meaning(update_cls, spec.attr),
+                allowed=tuple(str(v) for v in spec.values),
+                read_only=spec.read_only or spec.attr not in writable,
                 spec=spec,
             )
         )

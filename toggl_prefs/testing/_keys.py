@@ -8,7 +8,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from .._fieldspec import JSON_TYPES, FieldSpec
+from .._fieldspec import FieldSpec
 from .._generated import UserPreferences, WorkspacePreferences
 from ..errors import TogglFieldError, TogglValidationError
 
@@ -62,10 +62,10 @@ def stored_preferences(fields: _Fields, values: Mapping[str, Any], where: str) -
             raise fields.unknown(name, where)
         if value is None:
             continue
-        if type(value) is not JSON_TYPES[spec.kind]:
+        if type(value) not in spec.json_types:
             raise TogglFieldError(
-                f"{where}: {name!r} must be {JSON_TYPES[spec.kind].__name__} (as JSON decodes "
-                f"{spec.kind.value}), not {type(value).__name__}; put a deliberately wrong value under "
+                f"{where}: {name!r} must be {spec.describe()}, "
+                f"not {type(value).__name__}; put a deliberately wrong value under "
                 f"{EXTRA!r}"
             )
         out[fields.key(spec)] = value

@@ -18,19 +18,19 @@ import orjson
 from aiohttp import web
 
 from .. import _loopbound
-from .._fieldspec import JSON_TYPES, Kind
 from .._generated import OMITTED_IF_EMPTY, UserPreferences, WorkspacePreferences
 from .._quota import REMAINING_HEADER, RESETS_IN_HEADER
 from ..errors import TogglValidationError
 from ._keys import USER_FIELDS, WORKSPACE_FIELDS, extra_keys, stored_preferences
 
-KNOWN_DATE_FORMATS = ("MM/DD/YYYY", "DD-MM-YYYY", "MM-DD-YYYY", "YYYY-MM-DD", "DD/MM/YYYY", "DD.MM.YYYY")
-KNOWN_TIMEOFDAY_FORMATS = ("H:mm", "h:mm A")
 DEFAULT_ALPHA_FEATURES = ("calendar_integration", "new_reports", "goals", "focus_mode", "ai_assistant")
 CLIENTS = ("desktop", "web")
 ROLES = ("admin", "user")
 
 _USER_SPECS = {s.wire.lower(): s for s in UserPreferences.__toggl_fields__}
+# The values the live server validates (the spec lists what it accepts).
+KNOWN_DATE_FORMATS: tuple[str, ...] = _USER_SPECS["date_format"].values
+KNOWN_TIMEOFDAY_FORMATS: tuple[str, ...] = _USER_SPECS["timeofday_format"].values
 # The reference's "will be omitted if empty" fields: the live server drops their zero values.
 _OMITTED_IF_EMPTY = frozenset(w.lower() for w in OMITTED_IF_EMPTY)
 _WS_SPECS = {s.wire: s for s in WorkspacePreferences.__toggl_fields__}
@@ -518,9 +518,9 @@ class FakeTogglServer:
             if wire is None:
                 continue  # Go's decoder ignores unknown keys
             spec = _USER_SPECS[wire.lower()]
-            if wire == "toSAcceptNeeded":
-                return _json_error(400, "Cannot set value for ToSAcceptNeeded")
-            if value is not None and not _json_type_ok(spec.kind, value):
+            if spec.read_only:  # Toggl names the field as Go spells it: "ToSAcceptNeeded"
+                return _json_error(400, f"Cannot set value for {wire[:1].upper()}{wire[1:]}")
+            if value is not None and type(value) not in spec.json_types:
                 return _json_error(400, f"json: cannot unmarshal {type(value).__name__} into field {wire}")
             changes[wire] = value
         if "date_format" in changes and changes["date_format"] not in KNOWN_DATE_FORMATS:
@@ -574,7 +574,7 @@ class FakeTogglServer:
             if key.lower() not in WORKSPACE_WRITABLE:
                 return _json_error(400, "The field is not writable")
             spec = _WS_SPECS[key.lower()]
-            if value is not None and not _json_type_ok(spec.kind, value):
+            if value is not None and type(value) not in spec.json_types:
                 return _json_error(400, f"json: cannot unmarshal {type(value).__name__} into field {key}")
         if any(k.lower() == "report_locked_at" for k in body):
             if role != "admin":
@@ -612,10 +612,6 @@ def _membership(ws_id: int, spec: Mapping[str, Any] | str) -> tuple[str, dict[st
 
 def _workspace_preferences(ws_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
     return stored_preferences(WORKSPACE_FIELDS, values, f"workspaces[{ws_id!r}] preferences")
-
-
-def _json_type_ok(kind: Kind, value: Any) -> bool:
-    return type(value) is JSON_TYPES[kind]
 
 
 def _redact(headers: Mapping[str, str]) -> dict[str, str]:
