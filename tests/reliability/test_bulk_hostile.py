@@ -59,11 +59,14 @@ async def server() -> AsyncIterator[FakeTogglServer]:
 async def run_for(seconds: float, results: AsyncIterator[BulkResult]) -> list[BulkResult]:
     """The results a run yields within ``seconds`` (a run that would never end is cut short)."""
     out: list[BulkResult] = []
+
+    async def collect() -> None:
+        async for result in results:
+            out.append(result)
+
     try:
-        async with asyncio.timeout(seconds):
-            async for result in results:
-                out.append(result)
-    except TimeoutError:
+        await asyncio.wait_for(collect(), seconds)  # asyncio.timeout() is 3.11+
+    except asyncio.TimeoutError:  # not the builtin TimeoutError on 3.10
         pass
     return out
 
