@@ -34,7 +34,7 @@ def _value(spec: FieldSpec, rng: random.Random) -> Any:
 def full_body(seed: int = 7) -> dict[str, Any]:
     rng = random.Random(seed)
     body = {s.wire: _value(s, rng) for s in tp.UserPreferences.__toggl_fields__}
-    # Values the server validates (FACTS.md), so that strict peers accept the body too.
+    # Values the server validates (docs/toggl-facts.md), so that strict peers accept the body too.
     body.update(
         date_format="MM/DD/YYYY",
         timeofday_format="h:mm A",

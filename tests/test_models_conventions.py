@@ -17,8 +17,8 @@ import toggl_prefs as tp
 from toggl_prefs import _base, _generated, _serde
 from toggl_prefs._fieldspec import Kind
 
-# FACTS.md "Known values" (found against the live API), copied here so that no test reads a file
-# outside the repository.
+# docs/toggl-facts.md "Known values" (found against the live API), copied here so that the test
+# does not parse a document.
 KNOWN = {
     "date_format": ("MM/DD/YYYY", "DD-MM-YYYY", "MM-DD-YYYY", "YYYY-MM-DD", "DD/MM/YYYY", "DD.MM.YYYY"),
     "timeofday_format": ("H:mm", "h:mm A"),

@@ -34,7 +34,7 @@ def _decimal(value: str | None) -> int | None:
     if value is None:
         return None
     value = value.strip()
-    # Headers are decimal integers (FACTS.md); anything else is ignored rather than guessed at.
+    # Headers are decimal integers (docs/toggl-facts.md); anything else is ignored rather than guessed at.
     if not value.isascii() or not value.isdigit() or len(value) > 12:
         return None
     return int(value)

@@ -31,6 +31,7 @@ from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 from yarl import URL
 
+from .. import _endpoints
 from .. import errors as e
 from .._auth import ApiToken
 from .._urls import DEFAULT_BASE_URL
@@ -90,14 +91,7 @@ def response_class() -> type[aiohttp.ClientResponse] | None:
 
 # -- scripted answers ---------------------------------------------------------------------------------
 
-ENDPOINTS = {
-    ("GET", "/me/preferences"): "get_preferences",
-    ("POST", "/me/preferences"): "update_preferences",
-    ("GET", "/me/preferences/{client}"): "get_client_preferences",
-    ("POST", "/me/preferences/{client}"): "update_client_preferences",
-    ("GET", "/workspaces/{workspace_id}/preferences"): "get_workspace_preferences",
-    ("POST", "/workspaces/{workspace_id}/preferences"): "update_workspace_preferences",
-}
+ENDPOINTS: dict[tuple[str, str], str] = {(ep.method, ep.path): ep.name for ep in _endpoints.ENDPOINTS}
 """The client method behind each endpoint: the keys of ``errors``. (``set_alpha_features`` posts to
 the endpoint of ``update_preferences``, or of ``update_client_preferences`` with a client.)"""
 
@@ -118,6 +112,7 @@ DOCUMENTED: dict[type[e.APIError], _Reply] = {
     e.MissingDataError: (400, _json_message("Missing data"), _JSON),
     e.InvalidDateFormatError: (400, _json_message("Value in date_format is invalid"), _JSON),
     e.InvalidTimeOfDayFormatError: (400, _json_message("Value in timeofday_format is invalid"), _JSON),
+    e.InvalidSinceError: (400, _json_message("Invalid since"), _JSON),
     e.ReadOnlyFieldError: (400, _json_message("Cannot set value for ToSAcceptNeeded"), _JSON),
     e.WorkspaceNotFoundError: (400, _json_message("Workspace not found"), _JSON),
     e.BadRequestError: (

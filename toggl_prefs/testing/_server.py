@@ -1,4 +1,4 @@
-"""A fake Toggl preferences API on loopback, faithful to the reference and to FACTS.md."""
+"""A fake Toggl preferences API on loopback, faithful to the reference and to docs/toggl-facts.md."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import orjson
 from aiohttp import web
 
 from .. import _loopbound
+from .._endpoints import ENDPOINTS
 from .._generated import OMITTED_IF_EMPTY, UserPreferences, WorkspacePreferences
 from .._quota import REMAINING_HEADER, RESETS_IN_HEADER
 from ..errors import TogglValidationError
@@ -344,13 +345,21 @@ class FakeTogglServer:
 
     def _make_app(self) -> web.Application:
         app = web.Application(client_max_size=4 * 1024 * 1024)
-        route = self._route
-        app.router.add_get("/api/v9/me/preferences", route(self._get_prefs))
-        app.router.add_post("/api/v9/me/preferences", route(self._post_prefs))
-        app.router.add_get("/api/v9/me/preferences/{client}", route(self._get_client_prefs))
-        app.router.add_post("/api/v9/me/preferences/{client}", route(self._post_client_prefs))
-        app.router.add_get("/api/v9/workspaces/{workspace_id}/preferences", route(self._get_ws))
-        app.router.add_post("/api/v9/workspaces/{workspace_id}/preferences", route(self._post_ws))
+        handlers: dict[str, _Handler] = {
+            "get_preferences": self._get_prefs,
+            "update_preferences": self._post_prefs,
+            "get_client_preferences": self._get_client_prefs,
+            "update_client_preferences": self._post_client_prefs,
+            "get_workspace_preferences": self._get_ws,
+            "update_workspace_preferences": self._post_ws,
+        }
+        for endpoint in ENDPOINTS:  # the routes are the endpoint table's
+            handler = handlers.get(endpoint.name)
+            if handler is None:
+                raise NotImplementedError(
+                    f"FakeTogglServer has no handler for {endpoint.name} ({endpoint.method} {endpoint.path})"
+                )
+            app.router.add_route(endpoint.method, "/api/v9" + endpoint.path, self._route(handler))
         return app
 
     def __repr__(self) -> str:
