@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import aiohttp
 import pytest
@@ -17,6 +17,7 @@ from toggl_prefs.testing import FakeTogglServer
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FAST_RETRY = tp.RetryPolicy(backoff_base=0.001, backoff_cap=0.005)
 TOKEN = "secret-token-1234567890"
+T = TypeVar("T")
 
 
 class RawServer:
@@ -104,7 +105,7 @@ class SyncAsAsync:
     call in a worker thread so that the test's loop (serving the fake server) keeps running. This is
     how the endpoint and error suites run, unchanged, through the facade."""
 
-    def __init__(self, sync: tp.TogglClient) -> None:
+    def __init__(self, sync: Any) -> None:
         self.sync = sync
 
     async def __aenter__(self) -> SyncAsAsync:
@@ -117,11 +118,8 @@ class SyncAsAsync:
         await asyncio.to_thread(self.sync.close)
 
     @property
-    def _transport(self) -> Any:
-        return self.sync.async_client._transport
-
-    async def _request(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.sync._call, tp.AsyncTogglClient._request, *args, **kwargs)
+    def with_raw_response(self) -> SyncAsAsync:
+        return SyncAsAsync(self.sync.with_raw_response)
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.sync, name)
@@ -137,11 +135,27 @@ class SyncAsAsync:
 MakeClient = Callable[..., tp.AsyncTogglClient]
 
 
+@pytest.fixture
+async def one_connection() -> AsyncIterator[aiohttp.ClientSession]:
+    """A session whose pool holds a single connection: a call that leaked its connection makes the
+    next call wait for ever (see :func:`answers`), so a leak fails a test through public behaviour."""
+    connector = aiohttp.TCPConnector(limit=1)
+    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as session:
+        yield session
+
+
+async def answers(call: Awaitable[T]) -> T:
+    """``call``'s result, failing the test if it cannot get a connection (one was leaked) soon."""
+    return await asyncio.wait_for(call, 5)
+
+
 @pytest.fixture(params=["async", "sync"])
 def make(request: pytest.FixtureRequest) -> MakeClient:
-    """A client factory: the async client, or the sync facade behind the async interface."""
+    """A client factory: the async client on a one-connection pool (:func:`one_connection`, so that
+    a leaked connection shows), or the sync facade behind the async interface."""
     if request.param == "async":
-        return make_client
+        session = request.getfixturevalue("one_connection")
+        return lambda base_url, **kwargs: make_client(base_url, **{"session": session, **kwargs})
 
     def make_sync(base_url: str, **kwargs: Any) -> tp.AsyncTogglClient:
         sync = tp.TogglClient(tp.ApiToken(TOKEN), **_options(base_url, kwargs))
@@ -157,7 +171,10 @@ async def client(fake: FakeTogglServer, make: MakeClient) -> AsyncIterator[tp.As
 
 
 def open_connections(c: tp.AsyncTogglClient) -> int:
-    """Connections the client's connector holds checked out (0 when nothing leaked)."""
+    """Connections the client's connector holds checked out (0 when nothing leaked).
+
+    Reads private state (the client's and aiohttp's): prefer :func:`one_connection` and
+    :func:`answers`, which find a leak through public behaviour."""
     session: aiohttp.ClientSession | None = c._transport._session
     if session is None:
         return 0

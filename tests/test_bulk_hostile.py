@@ -1,4 +1,4 @@
-"""Bulk runs (issues #10 and #12), beyond the reliability suite: credentials named by environment
+"""Bulk runs, beyond the reliability suite: credentials named by environment
 variable or file in an accounts file, the journal's format and identity rules, the waiting rule for
 a spent quota, and the CLI's side (``--force-new``, a journal that cannot be written, a disk that
 fills up mid-run)."""
@@ -46,7 +46,7 @@ async def server() -> AsyncIterator[FakeTogglServer]:
         yield fake
 
 
-# -- credentials by environment variable or file (issue #12) ------------------------------------------
+# -- credentials by environment variable or file ------------------------------------------------------
 
 
 def test_tokens_from_the_environment_and_from_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,10 +183,12 @@ async def test_the_journal_has_a_header_and_records_as_before(
         "update": {"fields": {"theme": "dark"}},
         "run_id": None,
     }
-    records = list(bulk.read_journal(journal))
-    assert records == lines[1:] and len(records) == 1
+    records = list(bulk.read_journal(journal))  # the records alone: not the header, not the end mark
+    assert records == lines[1:-1] and len(records) == 1
     assert set(records[0]) == {"run", "key", "status", "attempts", "at", "fields"}
     assert records[0]["run"] == header["run"] and records[0]["status"] == "changed"
+    assert set(lines[-1]) == {"run", "event", "at"} and lines[-1]["event"] == "finished"
+    assert lines[-1]["run"] == header["run"]
 
 
 async def test_a_resume_appends_a_header_and_skips(server: FakeTogglServer, tmp_path: Path) -> None:
@@ -197,10 +199,10 @@ async def test_a_resume_appends_a_header_and_skips(server: FakeTogglServer, tmp_
     again = await collect(bulk.fetch_all(accounts, journal=journal, **opts(server)))
     assert [r.status for r in again] == ["skipped"]
     kinds = [
-        "header" if "journal" in orjson.loads(line) else "record"
-        for line in journal.read_bytes().splitlines()
+        "header" if "journal" in line else "end" if "event" in line else "record"
+        for line in map(orjson.loads, journal.read_bytes().splitlines())
     ]
-    assert kinds == ["header", "record", "header"]
+    assert kinds == ["header", "record", "end", "header", "end"]
 
 
 def test_a_function_fingerprint_is_the_same_in_another_process(tmp_path: Path) -> None:
@@ -363,7 +365,9 @@ def test_cli_a_disk_that_fills_up_mid_run_stops_it(cli_server: FakeTogglServer, 
         "2",
         fsize=2000,  # the header and a dozen records
     )
-    assert result.returncode == 1 and "JournalWriteError" in result.stderr, result.stderr
+    # the table's code for a run stopped before its end (re-run to resume), after its summary
+    assert result.returncode == 130 and "JournalWriteError" in result.stderr, result.stderr
+    assert "\nchanged " in result.stderr and "\ntotal " in result.stderr
     recorded = {r["key"] for r in bulk.read_journal(tmp_path / "j.jsonl") if "key" in r}
     changed = {k for k, a in cli_server.accounts.items() if a.preferences["theme"] == "dark"}
     assert 5 < len(recorded) < 40 and recorded <= changed

@@ -1,4 +1,4 @@
-"""The command line's rough edges (issue #13): what goes to stdout and stderr, bulk output on a
+"""The command line's rough edges: what goes to stdout and stderr, bulk output on a
 terminal, imports that don't fit, field discovery, local refusals, hints, one exit-code table,
 shell completion, help for every option and the spelling of keys."""
 

@@ -3,6 +3,7 @@ what comes back."""
 
 from __future__ import annotations
 
+import gc
 from datetime import datetime, timezone
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 import toggl_prefs as tp
 from toggl_prefs.testing import FakeTogglServer
 
-from .conftest import TOKEN, MakeClient, make_client
+from .conftest import TOKEN, MakeClient, RawServer, make_client, reply
 
 
 async def test_get_preferences_decodes_live_casing(
@@ -123,7 +124,7 @@ async def test_basic_auth_with_email_and_password(fake: FakeTogglServer) -> None
 
 async def test_shared_session_is_not_closed(fake: FakeTogglServer) -> None:
     fake.add_account(api_token="second")
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
         first = tp.AsyncTogglClient(
             tp.ApiToken(TOKEN), base_url=fake.base_url, session=session, rate_limit=None
         )
@@ -142,13 +143,15 @@ async def test_shared_session_is_not_closed(fake: FakeTogglServer) -> None:
 async def test_own_session_is_closed_and_client_refuses_after(fake: FakeTogglServer) -> None:
     client = make_client(fake.base_url)
     await client.get_preferences()  # lazily opened
-    session = client._transport._session
-    assert session is not None and not session.closed
+    states = [client.closed]
     await client.aclose()
-    assert session.closed
-    await client.aclose()  # type: ignore[unreachable]  # mypy narrowed .closed to False above  # idempotent
+    await client.aclose()  # idempotent
+    assert [*states, client.closed] == [False, True]
     with pytest.raises(tp.TogglConfigError, match="closed"):
         await client.get_preferences()
+    # An unclosed session would be a ResourceWarning (an error in this suite) once collected.
+    del client
+    gc.collect()
 
 
 async def test_quota_is_updated_from_every_response(make: MakeClient) -> None:
@@ -178,10 +181,79 @@ async def test_throttle_spaces_requests(make: MakeClient) -> None:
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # session auth= is deprecated, still accepted
 async def test_a_session_with_credentials_of_its_own_is_a_clear_error(fake: FakeTogglServer) -> None:
-    async with aiohttp.ClientSession(auth=aiohttp.BasicAuth("someone", "else")) as session:
+    async with aiohttp.ClientSession(
+        auth=aiohttp.BasicAuth("someone", "else"), cookie_jar=aiohttp.DummyCookieJar()
+    ) as session:
         client = tp.AsyncTogglClient(
             tp.ApiToken(TOKEN), base_url=fake.base_url, session=session, rate_limit=None
         )
         with pytest.raises(tp.TogglConfigError, match="credentials of its own"):
             await client.get_preferences()
     assert fake.requests == []
+
+
+async def test_a_plain_session_gets_a_cookie_warning(fake: FakeTogglServer) -> None:
+    async with aiohttp.ClientSession() as session:
+        with pytest.warns(UserWarning, match="DummyCookieJar"):
+            tp.AsyncTogglClient(tp.ApiToken(TOKEN), base_url=fake.base_url, session=session)
+        client = tp.AsyncTogglClient(tp.ApiToken(TOKEN), base_url=fake.base_url)
+        with pytest.warns(UserWarning, match="DummyCookieJar"):
+            client.with_options(session=session)
+
+
+# -- raw responses --------------------------------------------------------------------------------
+
+RAW_CALLS: list[tuple[str, Any, type]] = [
+    ("get_preferences", lambda c: c.get_preferences(), tp.UserPreferences),
+    ("update_preferences", lambda c: c.update_preferences(theme="dark"), type(None)),
+    ("get_client_preferences", lambda c: c.get_client_preferences("web", since=1), tp.UserPreferences),
+    ("update_client_preferences", lambda c: c.update_client_preferences("web", theme="x"), type(None)),
+    ("get_workspace_preferences", lambda c: c.get_workspace_preferences(42), tp.WorkspacePreferences),
+    (
+        "update_workspace_preferences",
+        lambda c: c.update_workspace_preferences(42, disable_expenses=True),
+        tp.WorkspacePreferences,
+    ),
+    ("set_alpha_features", lambda c: c.set_alpha_features({"goals": True}), type(None)),
+]
+
+
+@pytest.mark.parametrize(("name", "call", "parsed"), RAW_CALLS, ids=[n for n, _, _ in RAW_CALLS])
+async def test_every_endpoint_has_a_raw_response_from_the_same_single_request(
+    make: MakeClient, name: str, call: Any, parsed: type
+) -> None:
+    async with FakeTogglServer(quota_per_hour=30) as server:
+        server.add_account(api_token=TOKEN, workspaces={42: "admin"})
+        async with make(server.base_url) as client:
+            raw = await call(client.with_raw_response)
+            assert isinstance(raw, tp.RawResponse)
+            assert (raw.status, raw.attempts, raw.request_id) == (200, 1, None)
+            assert isinstance(raw.parsed, parsed)
+            assert raw.headers["content-type"].startswith("application/json")
+            assert raw.quota == tp.Quota(29, raw.quota.resets_in) == client.quota
+            assert raw.quota.resets_in is not None
+        assert len(server.requests) == 1  # the same request: no second one for the headers
+        if parsed is not type(None):
+            async with make(server.base_url) as client:
+                assert raw.parsed == await call(client)
+
+
+async def test_a_raw_response_after_retries_is_the_answer_that_succeeded(
+    raw_server: RawServer, make: MakeClient
+) -> None:
+    raw_server.script = [
+        reply(503, b"down", {"X-Request-Id": "first"}),
+        reply(200, b'{"theme": "dark"}', {"X-Request-Id": "req-42", "Content-Type": "application/json"}),
+    ]
+    async with make(raw_server.base_url) as client:
+        raw = await client.with_raw_response.get_preferences()
+    assert (raw.status, raw.attempts, raw.request_id, raw.parsed.theme) == (200, 2, "req-42", "dark")
+    assert raw.quota == tp.Quota()
+    assert "req-42" in repr(raw) and "theme" not in repr(raw)
+
+
+async def test_a_failed_raw_call_raises_the_same_typed_error(client: tp.AsyncTogglClient) -> None:
+    with pytest.raises(tp.UnknownClientError):
+        await client.with_raw_response.get_client_preferences("mobile")
+    with pytest.raises(TypeError, match="did you mean"):
+        await client.with_raw_response.update_preferences(pomodoro_enable=True)

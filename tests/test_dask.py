@@ -270,6 +270,47 @@ def test_accounts_given_as_objects_keep_their_tokens_out_of_dask(
     assert "shard 0/2" in shown and "secret-token" not in shown
 
 
+def test_an_update_function_named_by_run_id_runs_and_resumes(client: Client, tmp_path: Path) -> None:
+    """An update function whose values cannot be fingerprinted needs run_id=, which every shard's run
+    takes (its journals name it), and by which a later call resumes (resume=False starts afresh)."""
+
+    class Palette:  # a plain object: the journal cannot tell two of them apart, so the run needs a name
+        def __init__(self, theme: str) -> None:
+            self.theme = theme
+
+    palette = Palette("dark")
+
+    def update(_: tp.UserPreferences) -> tp.PreferencesUpdate:
+        return tp.PreferencesUpdate(theme=palette.theme)
+
+    journal_dir = tmp_path / "journals"
+    with FakeTogglServer() as server:
+        path = accounts_file(server, tmp_path, 30)
+        options: dict[str, Any] = {
+            "base_url": server.base_url,
+            "rate_limit": None,
+            "journal_dir": journal_dir,
+        }
+        with pytest.raises(tp.TogglValidationError, match="run_id"):
+            run_on_dask(client, path, update, shards=2, **options)
+        assert server.requests == [] and not journal_dir.exists()  # refused before any task
+
+        summary = run_on_dask(client, path, update, shards=2, run_id="palette", **options)
+        assert summary.by_status == Counter({"changed": 30}) and summary.unfinished == []
+        journals = sorted(journal_dir.glob("journal-*.jsonl"))
+        headers = [bulk.read_journal_header(j) for j in journals]
+        assert [h["identity"]["run_id"] for h in headers if h] == ["palette", "palette"]
+        assert {h["identity"]["update"]["callable"] for h in headers if h} == {"named by run_id"}
+
+        sent = len(server.requests)
+        assert run_on_dask(client, path, update, shards=2, run_id="palette", **options) == summary
+        assert len(server.requests) == sent  # resumed from the journals: nothing sent
+        fresh = run_on_dask(client, path, update, shards=2, run_id="palette", resume=False, **options)
+        assert fresh.by_status == Counter({"unchanged": 30})  # started afresh: every account read again
+        assert len(server.requests) == sent + 30
+        assert merge_journals(journals) == fresh
+
+
 @pytest.mark.parametrize(
     ("change", "match"),
     [

@@ -1,4 +1,4 @@
-"""Hostile wire, the rules behind it (issue #10): error-page extraction stays linear and bounded,
+"""Hostile wire, the rules behind it: error-page extraction stays linear and bounded,
 arguments that would reach a header or a URL are checked before sending, the cookie-jar helper, and
 Retry-After on 503. The hostile-server cases themselves are in tests/reliability/test_hostile_wire.py."""
 

@@ -7,10 +7,10 @@ states hold (licence, Python versions, the nox sessions).
   written and in auto mode (the ```toml block's setting) without their markers.
 - ```sh lines that start with ``toggl-prefs`` run through the CLI's ``main`` with ``TOGGL_BASE_URL``
   set; ``fake-server`` runs as a process, and the first example is pointed at it.
+- The Dask recipe runs for real on a local cluster of worker processes.
 
-Note: the library does not read ``TOGGL_BASE_URL`` yet (the command line does). Until it does, the
-README's clients, built without ``base_url``, are pointed at the fake server by
-:func:`_point_default_base_url_at`, which becomes a no-op once the library honours the variable.
+Clients built without ``base_url`` (the README's) read ``TOGGL_BASE_URL``, as the command line does,
+so the examples reach the fake server without a word changed.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ import re
 import shlex
 import subprocess
 import sys
-import types
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -75,27 +74,29 @@ PYTHON = [b for b in BLOCKS if b.lang == "python"]
 TEST_MODULES = [b for b in PYTHON if re.search(r"^(async )?def test_", b.code, re.M)]
 PROGRAMS = [b for b in PYTHON if b not in TEST_MODULES]
 SHELL_LINES = [
-    line.split("  #")[0].strip()
+    command.strip()
     for b in BLOCKS
     if b.lang == "sh"
     for line in b.code.splitlines()
-    if line.strip().startswith("toggl-prefs ")
+    for command in line.split("  #")[0].split("&&")  # `pip install ... && toggl-prefs demo`
+    if command.strip().startswith("toggl-prefs ")
 ]
 
 
 def test_the_readme_has_the_examples_this_module_runs() -> None:
     assert len(PROGRAMS) >= 8 and len(TEST_MODULES) >= 2 and len(SHELL_LINES) >= 15
-    assert {b.lang for b in BLOCKS} <= {"python", "sh", "toml", "yaml"}  # no block left unchecked
+    assert {b.lang for b in BLOCKS} <= {"python", "sh", "toml", "yaml", "csv"}  # no block left unchecked
 
 
 def test_shell_blocks_hold_one_command_per_line() -> None:
-    """A pasted line must run one command: no `|` for "or", no `&&` chains, no [optional] parts."""
+    """A pasted line runs as written: no `|` meaning "or", no [optional] parts (an install `&&` the
+    command it enables, as in the first block, is one thing to paste)."""
     for b in BLOCKS:
         if b.lang != "sh":
             continue
         for line in b.code.splitlines():
             command = line.split("  #")[0]
-            assert not re.search(r"\s\|\s|\w\|\w|&&|\[-", command), f"README.md:{b.line}: {line}"
+            assert not re.search(r"\s\|\s|\w\|\w|\[-", command), f"README.md:{b.line}: {line}"
 
 
 # -- fixtures: a fake API, and the environment a reader would have -------------------------------------
@@ -136,24 +137,24 @@ def _reader_setup(monkeypatch: pytest.MonkeyPatch, where: Path, base_url: str) -
     _point_default_base_url_at(monkeypatch, base_url)
 
 
-class _LocalDaskClient:
-    """Stands in for ``dask.distributed.Client``: runs the mapped tasks here, one after another."""
+def _local_cluster_client(address: str) -> Any:
+    """Stands in for ``Client("tcp://scheduler:8786")``: a real client on a local cluster of two
+    worker processes (which inherit ``TOGGL_BASE_URL`` and reach the fake server on loopback)."""
+    import distributed
 
-    def __init__(self, address: str) -> None:
-        self.address = address
-
-    def map(self, fn: Callable[..., Any], items: Iterable[Any], **kwargs: Any) -> list[Any]:
-        return [fn(item, **kwargs) for item in items]
-
-    def gather(self, results: list[Any]) -> list[Any]:
-        return results
+    assert address.startswith("tcp://")
+    return distributed.Client(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+    )
 
 
 def _run_program(block: Block, monkeypatch: pytest.MonkeyPatch, where: Path) -> None:
     code = block.code
-    if "dask.distributed" in code:  # the shard example: /data is a volume, the scheduler a cluster
-        monkeypatch.setitem(sys.modules, "dask.distributed", types.SimpleNamespace(Client=_LocalDaskClient))
-        code = code.replace("/data/", f"{where}/")
+    if "from distributed import Client" in code:  # the Dask recipe, run for real on a local cluster
+        import distributed
+
+        monkeypatch.setattr(distributed, "Client", _local_cluster_client)
+        code = code.replace("/shared/", f"{where}/")
     exec(compile(code, f"README.md:{block.line}", "exec"), {"__name__": "__main__"})  # noqa: S102
 
 
@@ -296,3 +297,40 @@ def test_project_urls_and_extras() -> None:
     extras = project["optional-dependencies"]
     assert any(d.startswith("aioresponses") for d in extras["aioresponses"])
     assert any(d.startswith("aioresponses") for d in extras["test"])
+
+
+def test_the_readme_starts_with_the_two_commands_and_ci_runs_the_same_tests() -> None:
+    first = BLOCKS[0]
+    assert first.lang == "sh" and README.index("```sh") < README.index("\n## ")
+    assert first.code.splitlines() == [
+        "pip install -e . && toggl-prefs demo",
+        "pip install -e '.[test]' && pytest",
+    ]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^pytest\b", ci, re.M), ".ci/run must run the README's test command"
+
+
+def test_the_accounts_file_with_token_files_loads_as_shown(tmp_path: Path) -> None:
+    """The README's accounts file that names token files, with the files where it says they are."""
+    from toggl_prefs.bulk import load_accounts
+
+    (block,) = [b for b in BLOCKS if b.lang == "csv"]
+    root = tmp_path / "secrets"
+    text = block.code.replace("/var/run/secrets/", f"{root}/")
+    tokens = {}
+    for line in text.splitlines()[1:]:
+        key, path = line.split(",")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(f"tok-{key}\n")  # a mounted secret often ends with a newline
+        tokens[key] = f"tok-{key}"
+    (tmp_path / "accounts.csv").write_text(text)
+    accounts = load_accounts(tmp_path / "accounts.csv")
+    assert {a.key: a.auth for a in accounts} == {k: tp.ApiToken(v) for k, v in tokens.items()}
+
+
+def test_the_exit_code_table_lists_the_command_lines_codes() -> None:
+    from toggl_prefs.cli._exit import EXIT_CODES
+
+    section = README[README.index("Exit codes, the same for every command") :]
+    shown = [int(code) for code in re.findall(r"^\| (\d+) \|", section, re.M)]
+    assert shown == sorted(int(row.code) for row in EXIT_CODES)

@@ -4,6 +4,7 @@ forks and many threads, and leaves nothing behind."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import os
 import signal
@@ -12,15 +13,15 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 import toggl_prefs as tp
-from toggl_prefs.testing import FakeTogglServer
+from toggl_prefs.testing import FakeTogglServer, MockTransport
 
-from .conftest import FAST_RETRY, TOKEN
+from .conftest import FAST_RETRY, TOKEN, open_connections
 
 ROOT = Path(__file__).resolve().parent.parent
 # Async names whose sync twin is spelled differently.
@@ -66,6 +67,25 @@ def test_every_coroutine_has_a_sync_twin_with_the_same_signature() -> None:
         assert twin.__doc__, f"TogglClient.{name} has no docstring"
     sync_init = inspect.signature(tp.TogglClient.__init__)
     assert sync_init == inspect.signature(tp.AsyncTogglClient.__init__)
+    with_options = inspect.signature(tp.TogglClient.with_options)
+    assert with_options == inspect.signature(tp.AsyncTogglClient.with_options)
+
+
+def test_with_raw_response_mirrors_every_endpoint_async_and_sync() -> None:
+    endpoints = {n: s for n, s in public_coroutines(tp.AsyncTogglClient).items() if n not in RENAMED}
+    async_raw = type(tp.AsyncTogglClient(tp.ApiToken(TOKEN)).with_raw_response)
+    with tp.TogglClient(tp.ApiToken(TOKEN)) as client:
+        sync_raw = type(client.with_raw_response)
+    for raw in (async_raw, sync_raw):
+        public = {name for name in vars(raw) if not name.startswith("_")}
+        assert public == set(endpoints), raw.__name__
+    for name, signature in endpoints.items():
+        a, s = getattr(async_raw, name), getattr(sync_raw, name)
+        assert inspect.iscoroutinefunction(a) and not inspect.iscoroutinefunction(s), name
+        assert list(inspect.signature(a).parameters.values()) == list(signature.parameters.values()), name
+        assert inspect.signature(a).return_annotation == f"RawResponse[{signature.return_annotation}]"
+        assert inspect.signature(s) == inspect.signature(a), name
+        assert a.__doc__ and s.__doc__, name
 
 
 def test_no_thread_is_left_after_close_or_with(server: FakeTogglServer) -> None:
@@ -79,11 +99,12 @@ def test_no_thread_is_left_after_close_or_with(server: FakeTogglServer) -> None:
     assert set(toggl_threads()) == before
     with sync_client(server) as again:
         again.get_preferences()
-        session = again.async_client._transport._session
     assert set(toggl_threads()) == before
-    assert session is not None and session.closed
     with pytest.raises(tp.TogglConfigError, match="closed"):
         again.get_preferences()
+    # An unclosed session would be a ResourceWarning (an error in this suite) once collected.
+    del again
+    gc.collect()
 
 
 def test_same_exceptions_and_quota_state() -> None:
@@ -112,24 +133,38 @@ def test_session_argument_is_refused() -> None:
     asyncio.run(make_session())
 
 
-def test_calling_from_the_loop_thread_raises_instead_of_deadlocking(server: FakeTogglServer) -> None:
-    with sync_client(server) as client:
-        client.get_preferences()
-        loop = client._runner.loop()
-        outcome: list[BaseException] = []
+class CallsBack:
+    """A transport that, while sending, calls the blocking client again: on its own loop thread."""
 
-        done = threading.Event()
+    def __init__(self, server: FakeTogglServer) -> None:
+        self.inner = MockTransport(server)
+        self.client: tp.TogglClient | None = None
+        self.outcome: list[BaseException] = []
 
-        def on_loop() -> None:
+    def with_auth(self, auth: tp.ApiToken | tp.BasicAuth) -> CallsBack:
+        self.inner = self.inner.with_auth(auth)
+        return self
+
+    async def send(
+        self, method: str, path: str, *, params: Mapping[str, str] | None, body: bytes | None
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        if self.client is not None and not self.outcome:
             try:
-                client.get_preferences()
+                self.client.get_preferences()
             except RuntimeError as exc:
-                outcome.append(exc)
-            done.set()
+                self.outcome.append(exc)
+        return await self.inner.send(method, path, params=params, body=body)
 
-        loop.call_soon_threadsafe(on_loop)
-        assert done.wait(5)
-        assert outcome and "deadlock" in str(outcome[0])
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_calling_from_the_loop_thread_raises_instead_of_deadlocking(server: FakeTogglServer) -> None:
+    transport = CallsBack(server)
+    with tp.TogglClient(tp.ApiToken(TOKEN), transport=transport, rate_limit=None) as client:
+        transport.client = client
+        assert client.get_preferences() is not None
+    assert transport.outcome and "deadlock" in str(transport.outcome[0])
 
 
 async def test_calling_from_inside_a_running_loop_warns(server: FakeTogglServer) -> None:
@@ -151,9 +186,8 @@ def test_interrupt_cancels_the_call_and_the_client_stays_usable(server: FakeTogg
         assert time.monotonic() - started < 2.5
         timer.join()
         assert client.get_preferences() is not None  # usable afterwards
-        session = client.async_client._transport._session
-        assert session is not None and session.connector is not None
-        assert len(session.connector._acquired) == 0
+        # The facade takes no session, so no one-connection pool shows a leak: look inside.
+        assert open_connections(client.async_client) == 0
 
 
 def test_many_threads_share_one_client(server: FakeTogglServer) -> None:
@@ -180,9 +214,7 @@ def test_many_threads_share_one_client(server: FakeTogglServer) -> None:
             t.start()
         for t in threads:
             t.join()
-        session = client.async_client._transport._session
-        assert session is not None and session.connector is not None
-        assert len(session.connector._acquired) == 0
+        assert open_connections(client.async_client) == 0  # see the test above
     assert errors == []
     assert results == ["DD.MM.YYYY"] * 800
     assert len(server.requests) == 800 + 16 * 5
@@ -260,3 +292,83 @@ def test_atexit_closes_a_forgotten_client_cleanly() -> None:
     assert result.returncode == 0, result.stderr
     assert "Unclosed" not in result.stderr, result.stderr
     assert "leaving without close()" in result.stdout
+
+
+# -- with_options: copies share one loop thread and one pool ----------------------------------------
+
+
+def test_copies_share_one_loop_thread_and_the_last_close_stops_it(server: FakeTogglServer) -> None:
+    before = set(toggl_threads())
+    client = sync_client(server)
+    copy = client.with_options(timeout=5, max_retries=0)
+    assert type(copy) is tp.TogglClient and copy.async_client is not client.async_client
+    client.get_preferences()
+    copy.get_preferences()
+    assert len(set(toggl_threads()) - before) == 1
+    client.close()  # the copy keeps the thread and the pool
+    assert copy.get_preferences() is not None
+    assert len(set(toggl_threads()) - before) == 1
+    with pytest.raises(tp.TogglConfigError, match="closed"):
+        client.get_preferences()
+    copy.close()
+    assert set(toggl_threads()) == before
+    with pytest.raises(tp.TogglConfigError, match="closed"):
+        copy.with_options(timeout=1)
+
+
+def test_a_copy_made_for_one_call_is_let_go_when_dropped(server: FakeTogglServer) -> None:
+    before = set(toggl_threads())
+    with sync_client(server) as client:
+        for _ in range(20):
+            client.with_options(timeout=5).get_preferences()
+        gc.collect()
+        assert len(set(toggl_threads()) - before) == 1
+    assert set(toggl_threads()) == before  # the dropped copies did not keep the thread alive
+
+
+def test_closing_a_copy_cancels_its_own_calls_only(server: FakeTogglServer) -> None:
+    server.fail_next(1, status=None, delay=3.0, path="/me/preferences/desktop")
+    with sync_client(server) as client:
+        copy = client.with_options(timeout=10)
+        outcome: list[object] = []
+
+        def slow_call() -> None:
+            try:
+                outcome.append(copy.get_client_preferences("desktop"))
+            except BaseException as exc:
+                outcome.append(exc)
+
+        caller = threading.Thread(target=slow_call)
+        caller.start()
+        while not server.faults or server.faults[0].times:  # the slow request has arrived
+            time.sleep(0.01)
+        started = time.monotonic()
+        copy.close()
+        caller.join(5)
+        assert time.monotonic() - started < 2.5
+        assert len(outcome) == 1 and isinstance(outcome[0], tp.TogglConfigError), outcome
+        assert "closed" in str(outcome[0])
+        assert client.get_preferences() is not None  # the original and the loop go on
+    assert not toggl_threads()
+
+
+def test_with_options_refuses_a_session() -> None:
+    async def make_session() -> None:
+        import aiohttp
+
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+            with (
+                tp.TogglClient(tp.ApiToken("t")) as client,
+                pytest.raises(ValueError, match="own event loop"),
+            ):
+                client.with_options(session=session)
+
+    asyncio.run(make_session())
+
+
+def test_a_raw_response_through_the_facade(server: FakeTogglServer) -> None:
+    with sync_client(server) as client:
+        raw = client.with_raw_response.update_workspace_preferences(42, disable_expenses=True)
+        assert raw.status == 200 and raw.parsed.disable_expenses is True
+        assert client.with_raw_response.get_preferences(timeout=5).parsed.alpha_features
+    assert len(server.requests) == 2

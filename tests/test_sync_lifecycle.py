@@ -349,7 +349,7 @@ def test_a_dropped_client_with_a_closed_server_stops_too() -> None:
     assert join_all([thread]) == []
 
 
-# -- a blocking call on the loop that serves its URL (issue #13) -----------------------------------
+# -- a blocking call on the loop that serves its URL -----------------------------------------------
 
 
 async def test_sync_call_to_a_server_on_the_callers_own_loop_fails_fast() -> None:

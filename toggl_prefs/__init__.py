@@ -23,9 +23,12 @@ from ._generated import (
     WorkspacePreferences,
     WorkspacePreferencesUpdate,
 )
+from ._options import ClientOptions
 from ._quota import Quota
+from ._raw import RawResponse
 from ._retry import RetryBudget, RetryPolicy
 from ._sync import TogglClient
+from ._transport import Transport
 from ._unset import UNSET, Unset
 from ._urls import CLIENT_TYPES, DEFAULT_BASE_URL
 from ._version import __version__
@@ -66,6 +69,7 @@ __all__ = [
     "AutoTrackingRuleParameters",
     "BadRequestError",
     "BasicAuth",
+    "ClientOptions",
     "FeatureNotEnabledError",
     "ForbiddenError",
     "InvalidDateFormatError",
@@ -82,6 +86,7 @@ __all__ = [
     "Quota",
     "QuotaExceededError",
     "RateLimitError",
+    "RawResponse",
     "ReadOnlyFieldError",
     "RequestTimeoutError",
     "ResponseDecodeError",
@@ -94,6 +99,7 @@ __all__ = [
     "TogglError",
     "TogglFieldError",
     "TogglValidationError",
+    "Transport",
     "TransportError",
     "Unset",
     "UnknownClientError",

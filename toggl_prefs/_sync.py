@@ -17,28 +17,37 @@ from __future__ import annotations
 import _thread
 import asyncio
 import atexit
+import functools
 import os
 import select
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import aiohttp
 from yarl import URL
 
 from ._auth import ApiToken, BasicAuth
-from ._client import _DEFAULT_RETRY, AsyncTogglClient
+from ._client import AsyncTogglClient
+from ._constants import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_RATE_LIMIT, DEFAULT_TIMEOUT
 from ._generated import PreferencesUpdate, UserPreferences, WorkspacePreferences, WorkspacePreferencesUpdate
 from ._loopbound import serving_loop
+from ._options import pick_options
 from ._quota import Quota
+from ._raw import RawResponse, capture, mirror
 from ._retry import RetryPolicy
-from ._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT
-from ._urls import DEFAULT_BASE_URL
+from ._transport import Transport
 from .errors import TogglConfigError, TogglValidationError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, Unpack  # in typing from 3.11 only
+
+    from ._options import ClientOptions
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -59,18 +68,34 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_fork_lock)
 
 
+class Member:
+    """One of the clients that share a :class:`LoopThread` (a ``TogglClient`` and its
+    ``with_options()`` copies): closing it cancels its own calls, not the others'."""
+
+    __slots__ = ("closed", "left")
+
+    def __init__(self) -> None:
+        self.closed = False  # its calls are refused (set under the LoopThread's lock)
+        self.left = False  # it left its group (set under the group's lock)
+
+
 class _Call:
     """One blocking call: what to run, the lock its caller waits on, and how it ended."""
 
-    __slots__ = ("error", "finished", "interrupted", "make", "task")
+    __slots__ = ("error", "finished", "interrupted", "make", "owner", "task", "waiter")
 
-    def __init__(self, make: Callable[[], Awaitable[Any]]) -> None:
+    def __init__(self, make: Callable[[], Awaitable[Any]], owner: Member | None) -> None:
         self.make = make
+        self.owner = owner
         self.finished = _thread.allocate_lock()
         self.finished.acquire()
         self.task: asyncio.Task[Any] | None = None
         self.error: BaseException | None = None  # set instead of the task's outcome
         self.interrupted = False
+        self.waiter: threading.Event | None = None  # set when settled, for a member's close()
+
+    def ended_by_close(self) -> bool:
+        return self.owner is not None and self.owner.closed
 
 
 class LoopThread:
@@ -161,18 +186,19 @@ class LoopThread:
                 "would deadlock; await the AsyncTogglClient instead"
             )
 
-    def run(self, coro_fn: Callable[[], Awaitable[T]]) -> T:
-        """Run ``coro_fn()`` on the loop and wait for its result, from any other thread.
+    def run(self, coro_fn: Callable[[], Awaitable[T]], owner: Member | None = None) -> T:
+        """Run ``coro_fn()`` on the loop and wait for its result, from any other thread (on behalf
+        of ``owner``, whose :meth:`cancel_member` cancels it).
 
         Leaner than ``asyncio.run_coroutine_threadsafe`` (which chains two futures across the
         threads): one ``call_soon_threadsafe`` to start a task, one lock released when the call is
         settled. On this hop every microsecond counts, as it is paid on each call."""
         self.check_caller()
-        call = _Call(coro_fn)
+        call = _Call(coro_fn, owner)
         with self._lock:
             # Registering and scheduling under the lock orders this call strictly before or after
             # close(): either it is queued ahead of the shutdown (which cancels it), or refused.
-            if self._closing:
+            if self._closing or (owner is not None and owner.closed):
                 raise TogglConfigError(_CLOSED)
             loop = self._loop or self._start()
             self._calls.add(call)
@@ -188,14 +214,15 @@ class LoopThread:
             raise call.error
         task = call.task
         assert task is not None  # settled without an error: the task ran
-        if task.cancelled() and self._closing:
+        if task.cancelled() and (self._closing or call.ended_by_close()):
             raise TogglConfigError(_CLOSED_IN_FLIGHT)
         result: T = task.result()
         return result
 
     def _begin(self, loop: asyncio.AbstractEventLoop, call: _Call) -> None:
-        if self._closing or call.interrupted:  # closed or interrupted before the task existed
-            self._settle(call, TogglConfigError(_CLOSED) if self._closing else None)
+        closed = self._closing or call.ended_by_close()
+        if closed or call.interrupted:  # closed or interrupted before the task existed
+            self._settle(call, TogglConfigError(_CLOSED) if closed else None)
             return
         try:
             task: asyncio.Task[Any] = loop.create_task(call.make())  # type: ignore[arg-type]
@@ -214,6 +241,8 @@ class LoopThread:
         if error is not None:
             call.error = error
         call.finished.release()
+        if call.waiter is not None:
+            call.waiter.set()
 
     def _settle_all(self) -> None:
         with self._lock:
@@ -221,6 +250,34 @@ class LoopThread:
         for call in calls:
             call.error = TogglConfigError(_CLOSED_IN_FLIGHT)
             call.finished.release()
+            if call.waiter is not None:
+                call.waiter.set()
+
+    def cancel_member(self, member: Member, *, wait: bool = True) -> None:
+        """Refuse ``member``'s new calls and cancel its pending ones (their callers get
+        :class:`TogglConfigError`, unless they finish first); the loop goes on for the others.
+        With ``wait``, returns once they are settled (bounded, as :meth:`close`)."""
+        self.forked()
+        with self._lock:
+            member.closed = True
+            mine = [call for call in self._calls if call.owner is member]
+            for call in mine:
+                call.waiter = threading.Event()
+            loop = self._loop
+            if mine and loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._cancel_calls, mine)
+        if not wait or threading.current_thread() is self._thread:
+            return
+        deadline = time.monotonic() + _CLOSE_GRACE
+        for call in mine:
+            assert call.waiter is not None
+            call.waiter.wait(max(0.0, deadline - time.monotonic()))
+
+    @staticmethod
+    def _cancel_calls(calls: list[_Call]) -> None:
+        for call in calls:  # a call not started yet is settled by _begin, which sees its owner closed
+            if call.task is not None:
+                call.task.cancel()
 
     def _abandon(self, call: _Call) -> None:
         call.interrupted = True
@@ -323,6 +380,82 @@ def _close_live_clients() -> None:
             continue
 
 
+class _Group:
+    """What a ``TogglClient`` shares with its ``with_options()`` copies: one loop thread, and the
+    connection pool of the first one's async client (the anchor), which the copies' clients share.
+    Each member closes alone (its calls are cancelled); the last one stops the thread, which closes
+    the pool. Nothing here refers to a ``TogglClient``, so that dropped members can be collected."""
+
+    def __init__(self, name: str) -> None:
+        self.runner = LoopThread(name, on_close=self._close_pools)
+        self.anchor: AsyncTogglClient | None = None
+        # Clients with a pool (or transport) of their own: a copy given another transport.
+        self.others: weakref.WeakSet[AsyncTogglClient] = weakref.WeakSet()
+        self.members = 0
+        self.ended = False
+        self._last: Member | None = None  # the member whose close ended the group
+        self.generation = 0  # one more in each child process after fork()
+        self.pid = os.getpid()
+        self._lock = threading.Lock()
+
+    async def _close_pools(self) -> None:
+        for client in [self.anchor, *self.others]:
+            if client is not None:
+                await client._close_shared()
+
+    def join(self) -> Member:
+        with self._lock:
+            if self.ended:
+                raise TogglConfigError(_CLOSED)
+            self.members += 1
+            return Member()
+
+    def leave(self, member: Member, *, wait: bool = True) -> None:
+        """``member`` closes: its calls are cancelled; the last member stops the loop thread.
+        Idempotent: a repeated (or concurrent) close waits for the same outcome."""
+        with self._lock:
+            if not member.left:
+                member.left = True
+                self.members -= 1
+                if self.members <= 0:
+                    self.ended = True
+                    self._last = member
+            last = self._last is member
+        if last:
+            member.closed = True
+            self.runner.close(wait=wait)
+        else:
+            self.runner.cancel_member(member, wait=wait)
+
+    def add(self, client: AsyncTogglClient) -> None:
+        """Note the async client of a new member (whose pool the loop thread closes at the end)."""
+        if self.anchor is None:
+            self.anchor = client
+        elif not client._shares_pool_with(self.anchor):
+            self.others.add(client)
+
+    def check_fork(self) -> None:
+        """In a child process after ``fork()``: start a new generation (fresh loop, fresh pool)."""
+        if self.pid == os.getpid():
+            return
+        self.runner.forked()
+        with _FORK_LOCK:
+            if self.pid != os.getpid():
+                self.pid = os.getpid()
+                self._lock = threading.Lock()  # may have been held by a thread the child lacks
+                _ABANDONED.extend(c for c in [self.anchor, *self.others] if c is not None)
+                self.anchor = None
+                self.others = weakref.WeakSet()
+                self.generation += 1
+
+    def respawn(self, client: AsyncTogglClient) -> AsyncTogglClient:
+        """``client`` again, for this generation: sharing the new anchor's pool."""
+        with self._lock:
+            fresh = client._respawn(self.anchor)
+            self.add(fresh)
+            return fresh
+
+
 class TogglClient:
     """Blocking client with the same methods, arguments, results and exceptions as
     :class:`AsyncTogglClient`. Thread-safe: share one instance between threads.
@@ -336,40 +469,57 @@ class TogglClient:
         self,
         auth: ApiToken | BasicAuth | None = None,
         *,
-        base_url: str | URL = DEFAULT_BASE_URL,
+        base_url: str | URL | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        retry: RetryPolicy = _DEFAULT_RETRY,
-        rate_limit: float | None = 1.0,
+        retry: RetryPolicy | None = None,
+        max_retries: int | None = None,
+        rate_limit: float | None = DEFAULT_RATE_LIMIT,
         session: aiohttp.ClientSession | None = None,
         user_agent: str | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        transport: Transport | None = None,
     ) -> None:
-        if session is not None:
-            raise TogglValidationError(
-                "TogglClient runs its own event loop and cannot use a caller's aiohttp session "
-                "(a session belongs to the loop that created it); use AsyncTogglClient to share one"
-            )
-        self._options: dict[str, Any] = {
-            "base_url": base_url,
-            "timeout": timeout,
-            "retry": retry,
-            "rate_limit": rate_limit,
-            "user_agent": user_agent,
-            "max_response_bytes": max_response_bytes,
-        }
-        self._auth = auth
+        _no_session(session)
         # Validates every argument here, in the caller's thread, before any thread starts.
-        self._async = AsyncTogglClient(auth, **self._options)
-        self._runner = LoopThread(f"toggl-prefs-{id(self):x}", on_close=self._async.aclose)
+        client = AsyncTogglClient(auth, **pick_options(locals()))
+        self._join(_Group(f"toggl-prefs-{id(self):x}"), client)
+
+    def _join(self, group: _Group, client: AsyncTogglClient) -> None:
+        self._member = group.join()
+        group.add(client)
+        self._group = group
+        self._runner = group.runner
+        self._async = client
+        self._generation = group.generation
         self._closed = False
         _LIVE.add(self)
-        # A dropped client stops its loop thread (closing its session first). The runner holds no
-        # reference to this facade, so dropping the facade is possible while the loop runs.
-        self._finalizer = weakref.finalize(self, self._runner.close, wait=False)
+        # A dropped client leaves its group (the last one stops the loop thread, closing the
+        # session). The group holds no reference to this facade, so dropping it is possible while
+        # the loop runs.
+        self._finalizer = weakref.finalize(self, group.leave, self._member, wait=False)
         self._finalizer.atexit = False  # at exit, _close_live_clients closes and waits instead
 
+    def with_options(self, **options: Unpack[ClientOptions]) -> Self:
+        """A copy with ``options`` changed (see :meth:`AsyncTogglClient.with_options`), sharing this
+        client's loop thread and connection pool. Each copy closes on its own (cancelling its own
+        pending calls); the thread and the pool stop when the last of them closes."""
+        _no_session(options.get("session"))
+        if self._closed:
+            raise TogglConfigError(_CLOSED)
+        self._refresh()
+        client = self._async.with_options(**options)
+        copy = object.__new__(type(self))
+        copy._join(self._group, client)
+        return copy
+
+    @functools.cached_property
+    def with_raw_response(self) -> TogglClientWithRawResponse:
+        """The endpoints again, each returning a :class:`RawResponse` (see
+        :attr:`AsyncTogglClient.with_raw_response`)."""
+        return TogglClientWithRawResponse(self)
+
     def __repr__(self) -> str:
-        return repr(self._async).replace("AsyncTogglClient", "TogglClient", 1)
+        return repr(self._async).replace("AsyncTogglClient", type(self).__name__, 1)
 
     @property
     def quota(self) -> Quota:
@@ -385,7 +535,7 @@ class TogglClient:
         """The :class:`AsyncTogglClient` underneath (it lives on this facade's loop thread)."""
         return self._async
 
-    def __enter__(self) -> TogglClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -394,16 +544,26 @@ class TogglClient:
         self.close()
 
     def close(self) -> None:
-        """Close the session and stop the loop thread. Idempotent and thread-safe.
+        """Close this client. Idempotent and thread-safe.
 
-        Calls still pending in other threads (in flight, backing off, waiting for the throttle) are
-        cancelled, and their callers get :class:`TogglConfigError`; a call that finishes first keeps
-        its outcome. Returns once the loop thread has ended, except from inside a call (a callback
-        on the loop thread), where it starts the close and returns."""
+        Its calls still pending in other threads (in flight, backing off, waiting for the throttle)
+        are cancelled, and their callers get :class:`TogglConfigError`; a call that finishes first
+        keeps its outcome. The last of a client and its :meth:`with_options` copies to close also
+        closes the session and stops the loop thread, and returns once the thread has ended, except
+        from inside a call (a callback on the loop thread), where it starts the close and returns."""
         self._closed = True
         _LIVE.discard(self)
         self._finalizer.detach()
-        self._runner.close()
+        self._group.leave(self._member)
+
+    def _refresh(self) -> None:
+        """After ``fork()``: this process's own loop and session (the parent's are not ours)."""
+        group = self._group
+        group.check_fork()
+        if self._generation != group.generation:
+            _ABANDONED.append(self._async)
+            self._async = group.respawn(self._async)
+            self._generation = group.generation
 
     def _call(
         self,
@@ -412,56 +572,116 @@ class TogglClient:
         **kwargs: P.kwargs,
     ) -> T:
         if self._closed:
-            raise TogglConfigError("the client is closed")
-        if self._runner.forked():
-            # The child of a fork gets a fresh loop and session; the parent's are not ours to close.
-            _ABANDONED.append(self._async)
-            self._async = AsyncTogglClient(self._auth, **self._options)
-            self._runner.on_close = self._async.aclose
+            raise TogglConfigError(_CLOSED)
+        if self._group.pid != os.getpid() or self._generation != self._group.generation:
+            self._refresh()
         self._runner.check_caller()
         check_calling_loop(self._async.base_url)
         client = self._async
-        return self._runner.run(lambda: method(client, *args, **kwargs))
+        return self._runner.run(lambda: method(client, *args, **kwargs), self._member)
 
     # -- mirrors of AsyncTogglClient; keep signatures identical (tests/test_sync.py checks) -----
 
-    def get_preferences(self) -> UserPreferences:
+    def get_preferences(self, *, timeout: float | None = None) -> UserPreferences:
         """Blocking :meth:`AsyncTogglClient.get_preferences`."""
-        return self._call(AsyncTogglClient.get_preferences)
+        return self._call(AsyncTogglClient.get_preferences, timeout=timeout)
 
     def update_preferences(
-        self, changes: PreferencesUpdate | Mapping[str, Any] | None = None, /, **fields: Any
+        self,
+        changes: PreferencesUpdate | Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
     ) -> None:
         """Blocking :meth:`AsyncTogglClient.update_preferences`."""
-        return self._call(AsyncTogglClient.update_preferences, changes, **fields)
+        return self._call(AsyncTogglClient.update_preferences, changes, timeout=timeout, **fields)
 
-    def get_client_preferences(self, client: str, *, since: int | datetime | None = None) -> UserPreferences:
+    def get_client_preferences(
+        self, client: str, *, since: int | datetime | None = None, timeout: float | None = None
+    ) -> UserPreferences:
         """Blocking :meth:`AsyncTogglClient.get_client_preferences`."""
-        return self._call(AsyncTogglClient.get_client_preferences, client, since=since)
+        return self._call(AsyncTogglClient.get_client_preferences, client, since=since, timeout=timeout)
 
     def update_client_preferences(
-        self, client: str, changes: PreferencesUpdate | Mapping[str, Any] | None = None, /, **fields: Any
+        self,
+        client: str,
+        changes: PreferencesUpdate | Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
     ) -> None:
         """Blocking :meth:`AsyncTogglClient.update_client_preferences`."""
-        return self._call(AsyncTogglClient.update_client_preferences, client, changes, **fields)
+        return self._call(
+            AsyncTogglClient.update_client_preferences, client, changes, timeout=timeout, **fields
+        )
 
-    def get_workspace_preferences(self, workspace_id: int) -> WorkspacePreferences:
+    def get_workspace_preferences(
+        self, workspace_id: int, *, timeout: float | None = None
+    ) -> WorkspacePreferences:
         """Blocking :meth:`AsyncTogglClient.get_workspace_preferences`."""
-        return self._call(AsyncTogglClient.get_workspace_preferences, workspace_id)
+        return self._call(AsyncTogglClient.get_workspace_preferences, workspace_id, timeout=timeout)
 
     def update_workspace_preferences(
         self,
         workspace_id: int,
         changes: WorkspacePreferencesUpdate | Mapping[str, Any] | None = None,
         /,
+        *,
+        timeout: float | None = None,
         **fields: Any,
     ) -> WorkspacePreferences:
         """Blocking :meth:`AsyncTogglClient.update_workspace_preferences`."""
-        return self._call(AsyncTogglClient.update_workspace_preferences, workspace_id, changes, **fields)
+        return self._call(
+            AsyncTogglClient.update_workspace_preferences, workspace_id, changes, timeout=timeout, **fields
+        )
 
-    def set_alpha_features(self, features: Mapping[str, bool], *, client: str | None = None) -> None:
+    def set_alpha_features(
+        self, features: Mapping[str, bool], *, client: str | None = None, timeout: float | None = None
+    ) -> None:
         """Blocking :meth:`AsyncTogglClient.set_alpha_features`."""
-        return self._call(AsyncTogglClient.set_alpha_features, features, client=client)
+        return self._call(AsyncTogglClient.set_alpha_features, features, client=client, timeout=timeout)
+
+
+def _no_session(session: object) -> None:
+    if session is not None:
+        raise TogglValidationError(
+            "TogglClient runs its own event loop and cannot use a caller's aiohttp session "
+            "(a session belongs to the loop that created it); use AsyncTogglClient to share one"
+        )
+
+
+def _sync_raw(
+    method: Callable[Concatenate[TogglClient, P], T],
+) -> Callable[Concatenate[TogglClientWithRawResponse, P], RawResponse[T]]:
+    name = method.__name__
+
+    def run(client: AsyncTogglClient, /, *args: Any, **kwargs: Any) -> Awaitable[RawResponse[Any]]:
+        return capture(getattr(client, name)(*args, **kwargs))
+
+    def call(self: TogglClientWithRawResponse, /, *args: P.args, **kwargs: P.kwargs) -> RawResponse[T]:
+        result: RawResponse[T] = self._client._call(run, *args, **kwargs)
+        return result
+
+    mirror(call, method, "TogglClientWithRawResponse")
+    return call
+
+
+class TogglClientWithRawResponse:
+    """``client.with_raw_response``: the endpoints of :class:`TogglClient` with the same arguments,
+    each returning a :class:`RawResponse` whose ``.parsed`` is the method's result."""
+
+    def __init__(self, client: TogglClient) -> None:
+        self._client = client
+
+    get_preferences = _sync_raw(TogglClient.get_preferences)
+    update_preferences = _sync_raw(TogglClient.update_preferences)
+    get_client_preferences = _sync_raw(TogglClient.get_client_preferences)
+    update_client_preferences = _sync_raw(TogglClient.update_client_preferences)
+    get_workspace_preferences = _sync_raw(TogglClient.get_workspace_preferences)
+    update_workspace_preferences = _sync_raw(TogglClient.update_workspace_preferences)
+    set_alpha_features = _sync_raw(TogglClient.set_alpha_features)
 
 
 def check_calling_loop(base_url: str | URL, *, warn: bool = True) -> None:

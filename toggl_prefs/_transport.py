@@ -1,34 +1,35 @@
-"""One HTTP attempt over aiohttp: session ownership, auth header, bounded body, typed transport errors.
+"""The transport seam (:class:`Transport`) and its default: one HTTP attempt over aiohttp, with
+session ownership, auth header, bounded body and typed transport errors.
 
 Two rules shape this module. The body limit counts *decoded* bytes (a 65 KB gzip body can inflate to
 gigabytes). And a typed error is raised where no credential can be reached from it: outside the
-``except`` block that caught aiohttp's exception (so no ``__context__``), from a frame whose locals
-hold no request headers (aiohttp's exceptions carry them in ``request_info``, its frames in locals).
+``except`` block that caught aiohttp's exception, and after the task step that exception was thrown
+into (so no ``__context__``), from a frame whose locals hold no request headers (aiohttp's
+exceptions carry them in ``request_info``, its frames in locals).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
 import aiohttp
 from aiohttp.http_exceptions import ContentEncodingError
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from ._constants import DEFAULT_MAX_RESPONSE_BYTES as DEFAULT_MAX_RESPONSE_BYTES
+from ._constants import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+from ._constants import MAX_USER_AGENT
 from ._version import __version__
 from .errors import RequestTimeoutError, ResponseDecodeError, TogglConfigError, TogglError, TransportError
 
 log = logging.getLogger("toggl_prefs")
 
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 USER_AGENT = f"toggl-prefs/{__version__} aiohttp/{aiohttp.__version__}"
-MAX_USER_AGENT = 256
 # aiohttp's defaults, passed on every request so that a caller's session cannot loosen them.
 _MAX_LINE, _MAX_FIELD, _MAX_HEADERS = 8190, 8190, 128
 _MAX_DETAIL: Final = 200  # characters of aiohttp's message (server bytes, at times) kept in an error
@@ -36,6 +37,13 @@ _MAX_DETAIL: Final = 200  # characters of aiohttp's message (server bytes, at ti
 
 Response = tuple[int, "CIMultiDictProxy[str] | Mapping[str, str]", bytes]
 """(status, headers, body) of one answer."""
+
+
+def wire_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """Bound the wire, not the queue: connecting, and every wait for the server's next bytes.
+    aiohttp's ``total``/``connect`` would also count the wait for a pooled connection (and expire
+    requests queued behind a busy pool before they start)."""
+    return aiohttp.ClientTimeout(total=None, connect=None, sock_connect=seconds, sock_read=seconds)
 
 
 def new_session(limit: int = 100) -> aiohttp.ClientSession:
@@ -88,7 +96,7 @@ class _Headers:
 
 
 class _Failure:
-    """A failed attempt, described by plain text only: what :meth:`Transport.send` raises from."""
+    """A failed attempt, described by plain text only: what :meth:`AiohttpTransport.send` raises from."""
 
     __slots__ = ("kind", "message")
 
@@ -104,8 +112,90 @@ class _Failure:
         return self.kind(self.message)
 
 
-class Transport:
-    """Sends one request at a time on behalf of a client. Owns its session unless given one."""
+@runtime_checkable
+class Transport(Protocol):
+    """What a client sends its requests through (``transport=``); the default speaks aiohttp.
+
+    The client stays above it: it validates, encodes, throttles, retries, reads the quota and maps
+    statuses to typed errors, so a custom transport (an in-memory fake such as
+    :class:`toggl_prefs.testing.MockTransport`, another HTTP library, a recorder) gets all of that.
+
+    - ``send(method, path, *, params, body)``: one attempt. ``path`` is relative to the API root
+      (``"/me/preferences"``), ``params`` the query (or ``None``), ``body`` the JSON to send (or
+      ``None``). Return ``(status, headers, body)`` for any answer, an error status included (the
+      client types it). Raise :class:`~toggl_prefs.TransportError` (or
+      :class:`~toggl_prefs.RequestTimeoutError`) when no answer came: the client retries those.
+    - ``aclose()``: release what it holds; the client calls it when it closes (after the last of
+      its ``with_options()`` copies).
+
+    Credentials: a transport with a ``with_auth(auth)`` method gets the client's credentials that
+    way (the client sends through the transport it returns, and closes that one); a transport
+    without it carries its own, and the client refuses an ``auth=`` it could not send.
+    """
+
+    async def send(
+        self, method: str, path: str, *, params: Mapping[str, str] | None, body: bytes | None
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One attempt: ``(status, headers, body)`` of the answer, or :class:`TransportError`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the transport's resources (idempotent)."""
+        ...
+
+
+class SessionPool:
+    """The aiohttp session (the connection pool) a client shares with its ``with_options()``
+    copies: the caller's (never closed here), or its own, opened on the loop that first uses it and
+    closed when the last of its users lets go."""
+
+    def __init__(self, session: aiohttp.ClientSession | None) -> None:
+        self.session = session
+        self._owned = session is None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.users = 1
+        self.closed = False
+
+    def get(self) -> aiohttp.ClientSession:
+        if self.closed:
+            raise TogglConfigError("the client is closed")
+        session = self.session
+        if session is None:
+            self.session = session = new_session()
+            self._loop = asyncio.get_running_loop()
+        elif self._owned and self._loop is not asyncio.get_running_loop():
+            raise TogglConfigError(
+                "this client's session belongs to another event loop; create the client inside "
+                "the loop that uses it (or use TogglClient from synchronous code)"
+            )
+        elif session.closed:
+            raise TogglConfigError("the aiohttp session given to the client is closed")
+        return session
+
+    def share(self) -> SessionPool:
+        """One more user (a ``with_options()`` copy)."""
+        if self.closed:
+            raise TogglConfigError("the client is closed")
+        self.users += 1
+        return self
+
+    async def release(self) -> None:
+        """One user fewer; the last one closes the pool."""
+        self.users -= 1
+        if self.users <= 0:
+            await self.close()
+
+    async def close(self) -> None:
+        """Close now, whoever still uses it (idempotent)."""
+        self.closed = True
+        session, self.session = self.session, None
+        if session is not None and self._owned and not session.closed:
+            await session.close()
+
+
+class AiohttpTransport:
+    """The default :class:`Transport`: one attempt at a time over a :class:`SessionPool`, with the
+    client's credentials, ``User-Agent``, wire timeout and body limit."""
 
     def __init__(
         self,
@@ -113,69 +203,51 @@ class Transport:
         auth_header: str,
         *,
         timeout: float,
-        session: aiohttp.ClientSession | None,
         user_agent: str | None,
         max_response_bytes: int,
+        pool: SessionPool,
     ) -> None:
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or not math.isfinite(timeout)
-            or not timeout > 0
-        ):
-            raise TogglConfigError(f"timeout must be a finite number of seconds > 0, not {timeout!r}")
-        if (
-            isinstance(max_response_bytes, bool)
-            or not isinstance(max_response_bytes, int)
-            or max_response_bytes < 1
-        ):
-            raise TogglConfigError(f"max_response_bytes must be an int > 0, not {max_response_bytes!r}")
         self.base = str(base_url)
         self.timeout = float(timeout)
-        # Bound the wire, not the queue: connecting, and every wait for the server's next bytes.
-        # aiohttp's ``total``/``connect`` would also count the wait for a pooled connection and the
-        # throttle, and expire requests queued behind a busy pool before they start.
-        self._client_timeout = aiohttp.ClientTimeout(
-            total=None, connect=None, sock_connect=self.timeout, sock_read=self.timeout
-        )
-        self._user_agent = check_user_agent(user_agent)
-        self._headers = _Headers(auth_header, self._user_agent)
-        self._session = session
-        self._owns_session = session is None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client_timeout = wire_timeout(self.timeout)
+        self._headers = _Headers(auth_header, check_user_agent(user_agent))
+        self._pool = pool
         self._max = max_response_bytes
-        self.closed = False
 
-    def session(self) -> aiohttp.ClientSession:
-        if self.closed:
-            raise TogglConfigError("the client is closed")
-        loop = asyncio.get_running_loop()
-        if self._session is None:
-            self._session = new_session()
-            self._loop = loop
-        elif self._owns_session and self._loop is not loop:
-            raise TogglConfigError(
-                "this client's session belongs to another event loop; create the client inside "
-                "the loop that uses it (or use TogglClient from synchronous code)"
-            )
-        elif self._session.closed:
-            raise TogglConfigError("the aiohttp session given to the client is closed")
-        return self._session
+    @property
+    def _session(self) -> aiohttp.ClientSession | None:
+        return self._pool.session
 
-    async def close(self) -> None:
-        self.closed = True
-        session, self._session = self._session, None
-        if session is not None and self._owns_session and not session.closed:
-            await session.close()
+    @property
+    def closed(self) -> bool:
+        return self._pool.closed
+
+    async def aclose(self) -> None:
+        """Close the pool (the client lets go of its share instead: see ``SessionPool``)."""
+        await self._pool.close()
 
     async def send(
-        self, method: str, path: str, *, params: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+        timeout: float | None = None,
     ) -> Response:
-        session = self.session()
+        session = self._pool.get()
         url = self.base + path
         started = time.perf_counter()
-        outcome = await self._exchange(session, method, url, params, body)
+        if timeout is None:
+            timeout, client_timeout = self.timeout, self._client_timeout
+        else:
+            client_timeout = wire_timeout(timeout)
+        outcome = await self._exchange(session, method, url, params, body, client_timeout, timeout)
         if isinstance(outcome, _Failure):
+            # A pure-Python Task (asyncio.tasks._PyTask: pytest-asyncio's runner on 3.10, PyPy) runs
+            # the step that aiohttp's failure was thrown into inside an ``except`` block: anything
+            # raised before the task next yields (our error, the caller's own) gets it as context.
+            await asyncio.sleep(0)
             raise outcome.error(method, url)  # see the module docstring: no context, no headers here
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
@@ -195,6 +267,8 @@ class Transport:
         url: str,
         params: Mapping[str, str] | None,
         body: bytes | None,
+        client_timeout: aiohttp.ClientTimeout,
+        timeout: float,
     ) -> Response | _Failure:
         """The attempt itself; every failure it knows comes back as a :class:`_Failure`."""
         try:
@@ -205,7 +279,7 @@ class Transport:
                 data=body,
                 headers=self._headers.post if body is not None else self._headers.get,
                 allow_redirects=False,  # credentials must never follow a redirect to another host
-                timeout=self._client_timeout,
+                timeout=client_timeout,
                 # Ours whatever the session says: decoded bodies (counted against the limit), and
                 # aiohttp's bounds on the status line and headers.
                 auto_decompress=True,
@@ -219,7 +293,7 @@ class Transport:
                     return data
                 return resp.status, resp.headers, data
         except asyncio.TimeoutError:
-            return _Failure(RequestTimeoutError, f"no complete answer within {self.timeout:g}s")
+            return _Failure(RequestTimeoutError, f"no complete answer within {timeout:g}s")
         except aiohttp.ClientError as exc:
             return _describe(exc)
         except ValueError as exc:

@@ -1,4 +1,4 @@
-"""Hostile bulk runs (issue #10): quota storms, cookies across accounts, journals that belong to
+"""Hostile bulk runs: quota storms, cookies across accounts, journals that belong to
 another run or cannot be written, accounts files that lie, duplicate accounts, huge concurrency.
 
 Every run talks to a real loopback fake server; each case checks what the server received."""

@@ -1,4 +1,4 @@
-"""Hostile servers on the wire (issue #10), over real loopback sockets: compressed bodies that inflate
+"""Hostile servers on the wire, over real loopback sockets: compressed bodies that inflate
 past the limit, error pages built to be slow, cookies set for one account, credentials reachable
 from a raised error's chain or frames, and a 503 asking to come back in an hour."""
 

@@ -14,14 +14,24 @@ run, parks an account whose hourly quota is spent until it resets (at least 1 s,
 listed twice (by key, or by credentials under two keys) is refused. Results stream out as accounts
 finish.
 
+Each function also takes the clients' options (:class:`~toggl_prefs.ClientOptions`: ``base_url``,
+``timeout``, ``retry`` or ``max_retries``, ``rate_limit``, ``session``, ``user_agent``,
+``max_response_bytes``, ``transport``), checked before anything is sent. A ``transport`` must have
+``with_auth(auth)``: the run signs each account in through it (and does not close it).
+
 A ``journal`` (a JSON-lines file, see :mod:`toggl_prefs.bulk._journal`) makes a run resumable after
 a crash or Ctrl-C: a re-run of the same run skips the accounts it records as done. It is opened,
 and written to, before the first request (:class:`JournalOpenError` otherwise), and it is only ever
 resumed by the same run: the same operation, target, ``base_url`` and update (a function's code,
 defaults and the values it closes over count; one that cannot be fingerprinted needs
 ``run_id="..."``, a name the caller vouches for). Another run's journal is a
-:class:`JournalMismatchError`; ``resume=False`` starts it afresh. A write that fails mid-run (a
-full disk) stops the run with :class:`JournalWriteError` after the results so far.
+:class:`JournalMismatchError`; ``resume=False`` starts it afresh. One run at a time writes a
+journal: it is locked for the run's duration, and a second run on it is a
+:class:`JournalLockedError` (POSIX only: without ``fcntl`` nothing is locked). A write that fails
+mid-run (a full disk) stops the run with :class:`JournalWriteError` after the results so far. A run
+that goes through all its accounts (the iteration runs to its end) marks its journal finished,
+which ``toggl-prefs bulk report`` reads; a run stopped early (an error, a cancellation, a ``break``)
+does not.
 
 The blocking twins of these functions are in :mod:`toggl_prefs.bulk.sync`.
 """
@@ -34,6 +44,7 @@ from ._engine import MAX_CONCURRENCY, MAX_QUOTA_PARKS
 from ._journal import (
     Journal,
     JournalError,
+    JournalLockedError,
     JournalMismatchError,
     JournalOpenError,
     JournalWriteError,
@@ -51,6 +62,7 @@ __all__ = [
     "BulkSummary",
     "Journal",
     "JournalError",
+    "JournalLockedError",
     "JournalMismatchError",
     "JournalOpenError",
     "JournalWriteError",

@@ -57,7 +57,7 @@ class Options:
     """Everything a run needs besides the accounts and the job (checked before anything starts)."""
 
     concurrency: int = 64
-    journal: str | None = None
+    journal: str | Journal | None = None  # a path, or a journal its caller opened (not yet begun)
     run_id: str = ""
     identity: dict[str, Any] | None = None
     resume: bool = True
@@ -93,6 +93,12 @@ class Options:
             # One budget for the whole run: when the server fails everywhere, retries stop piling on.
             retry = attrs.evolve(retry, budget=RetryBudget())
         self.client_options["retry"] = retry
+        transport = self.client_options.get("transport")
+        if transport is not None and not callable(getattr(transport, "with_auth", None)):
+            raise TogglConfigError(
+                f"a bulk run signs each account in through transport=, so {type(transport).__name__} "
+                "needs a with_auth(auth) method (toggl_prefs.testing.MockTransport has one)"
+            )
         # Build (and drop) one client, so that a bad client option fails here, not once per account.
         AsyncTogglClient(ApiToken("probe"), session=self.session, **self.client_options)
 
@@ -143,6 +149,16 @@ def _refuse_duplicate(seen: Duplicates, account: Account, everything: Iterable[A
         )
 
 
+def open_journal(options: Options) -> Journal | None:
+    """The run's journal, opened, locked and begun (its header written), or ``None``."""
+    if isinstance(options.journal, Journal):
+        options.journal.begin(options.run_id, options.identity)
+        return options.journal
+    if options.journal:
+        return Journal(options.journal, options.run_id, identity=options.identity, resume=options.resume)
+    return None
+
+
 @dataclass
 class _Entry:
     """An account in the run, with its own client for the whole run: its throttle spaces every
@@ -177,14 +193,10 @@ async def run_bulk(
     if isinstance(accounts, Sequence):
         check_unique(accounts)
         prechecked = True
-    journal = (
-        Journal(options.journal, options.run_id, identity=options.identity, resume=options.resume)
-        if options.journal
-        else None
-    )
-    own_session = options.session is None
+    journal = open_journal(options)
+    # One pool for the run: the caller's session, else our own (unless a transport= does the sending).
+    own_session = options.session is None and options.client_options.get("transport") is None
     session = new_session(limit=options.concurrency) if own_session else options.session
-    assert session is not None
     slots = asyncio.Semaphore(options.concurrency)
     results: asyncio.Queue[Any] = asyncio.Queue()  # bounded by the slots its results hold
     returning: collections.deque[_Entry] = collections.deque()  # parked accounts due again
@@ -322,6 +334,9 @@ async def run_bulk(
                 raise item
             slots.release()
             yield item
+        if journal is not None:
+            # Only here, at a clean end: an exception, a cancellation or an early close skips it.
+            journal.finish(options.shard)
     finally:
         for handle in parked.values():
             handle.cancel()
@@ -330,5 +345,5 @@ async def run_bulk(
         await asyncio.gather(*tasks, return_exceptions=True)
         if journal is not None:
             journal.close()
-        if own_session:
+        if own_session and session is not None:
             await session.close()

@@ -2,29 +2,26 @@
 :class:`BulkSummary` that also says which shards have not finished.
 
 A shard's journal is named ``journal-{i}-of-{n}.jsonl`` (by :mod:`toggl_prefs.bulk.dask`; any name
-does, the end mark names the shard): :func:`~toggl_prefs.bulk.dask.run_shard`, ``run_on_dask`` and
-``toggl-prefs bulk get|apply|clone --shard I/N --journal ...`` append the end mark
-``{"run": ..., "event": "finished", "shard": "I/N", "at": ...}`` once the shard has been through
-every one of its accounts. The report counts a journal's own run only (its header's), and an
-account's last outcome wins (a failure retried by a later pass of the same run is no longer one)."""
+does, the end mark names the shard). Every journaled run, sharded or not, library or command line,
+appends its end mark ``{"run": ..., "event": "finished", "shard": "I/N", "at": ...}`` once it has
+been through every one of its accounts (see :mod:`toggl_prefs.bulk._journal`). The report counts a
+journal's own run only (its header's), an account's last outcome wins (a failure retried by a later
+pass of the same run is no longer one), and a journal is finished when its latest pass is."""
 
 from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import attrs
-import orjson
 
 from ..errors import TogglValidationError
-from ._journal import read_journal, read_journal_header
+from ._journal import is_end_mark, is_header, is_record, journal_lines
 from ._result import BulkSummary
 
-FINISHED = "finished"
 _NAMED = re.compile(r"journal-(\d+)-of-(\d+)\.jsonl$")
 
 
@@ -74,30 +71,33 @@ class ShardJournal:
 
 
 def read_shard_journal(path: str | os.PathLike[str]) -> ShardJournal:
-    """Read a journal: the outcomes of its latest run (the run of its last record), and whether
-    that run's end mark is there. A missing file is a :class:`FileNotFoundError`."""
+    """Read a journal: the outcomes of its run (its header's; in a journal written before headers,
+    the run of its last record), and whether the latest pass of that run left its end mark. A
+    missing file is a :class:`FileNotFoundError`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such journal: {path}")
-    records = list(read_journal(path))
-    run = _run_of(path, records)
+    lines = list(journal_lines(path))
+    run = _run_of(lines)
     outcomes: dict[str, Outcome] = {}
     attempts, finished, mark = 0, False, None
-    for record in records:
-        if record.get("run") != run:
-            continue  # an earlier run's record (another update, client or workspace)
-        if record.get("event") == FINISHED:
-            finished, mark = True, record.get("shard")
+    for line in lines:
+        if is_header(line):
+            finished = False  # a pass begins (a resume): finished only if it ends with a mark
             continue
-        key = record.get("key")
-        if not isinstance(key, str):
-            continue  # a record of a kind this version does not know
-        attempts += _int(record.get("attempts"))
-        error = record.get("error")
-        message = record.get("message")
-        outcomes[key] = Outcome(
-            str(record.get("status")),
-            _float(record.get("at")),
+        if line.get("run") != run:
+            continue  # an earlier run's line (another update, client or workspace)
+        if is_end_mark(line):
+            finished, mark = True, line.get("shard")
+            continue
+        if not is_record(line):
+            continue  # a kind this version does not know
+        attempts += _int(line.get("attempts"))
+        error = line.get("error")
+        message = line.get("message")
+        outcomes[line["key"]] = Outcome(
+            str(line.get("status")),
+            _float(line.get("at")),
             error if isinstance(error, str) else None,
             message if isinstance(message, str) else None,
         )
@@ -162,25 +162,13 @@ def merge_summaries(summaries: Iterable[BulkSummary]) -> BulkSummary:
     return merged
 
 
-def mark_finished(path: str | os.PathLike[str], shard: tuple[int, int]) -> None:
-    """Append the end mark of the journal's latest run: the shard went through all its accounts."""
-    path = Path(path)
-    run = _run_of(path, list(read_journal(path)))
-    line = {"run": run, "event": FINISHED, "shard": shard_label(shard), "at": round(time.time(), 3)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("ab") as handle:
-        if handle.tell() and not _ends_with_newline(path):
-            handle.write(b"\n")  # seal a torn line from a crash
-        handle.write(orjson.dumps(line) + b"\n")
-
-
-def _run_of(path: Path, records: list[dict[str, Any]]) -> str | None:
+def _run_of(lines: list[dict[str, Any]]) -> str | None:
     """The journal's run: its header's (a journal holds one run), else, in a journal written before
     headers, the run of its last record."""
-    header = read_journal_header(path)
-    if header is not None:
-        return str(header.get("run"))
-    run = records[-1].get("run") if records else None
+    if lines and is_header(lines[0]):
+        run = lines[0].get("run")
+    else:
+        run = next((line.get("run") for line in reversed(lines) if is_record(line)), None)
     return run if isinstance(run, str) else None
 
 
@@ -214,12 +202,6 @@ def _int(value: object) -> int:
 
 def _float(value: object) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as handle:
-        handle.seek(-1, os.SEEK_END)
-        return handle.read(1) == b"\n"
 
 
 def summary_json(summary: BulkSummary, journals: Iterable[ShardJournal] = ()) -> dict[str, object]:

@@ -5,26 +5,25 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-from yarl import URL
-
-from .._client import _DEFAULT_RETRY, AsyncTogglClient
+from .._client import AsyncTogglClient
 from .._generated import PreferencesUpdate, WorkspacePreferencesUpdate
-from .._retry import RetryPolicy
-from .._targets import read_preferences, write_preferences
-from .._transport import DEFAULT_TIMEOUT
-from .._urls import DEFAULT_BASE_URL, check_base_url, check_client, check_workspace_id, since_param
+from .._options import ClientConfig, ClientOptions, check_option_names
+from .._targets import Target, read_preferences, write_preferences
+from .._urls import since_param
 from ..errors import TogglError, TogglFieldError, TogglValidationError
 from ._accounts import Account
-from ._engine import OnQuota, Options, check_session, check_unique, run_bulk
+from ._engine import Job, OnQuota, Options, check_session, check_unique, run_bulk
 from ._identity import check_run_id, describe_update
-from ._journal import fingerprint
+from ._journal import Journal, fingerprint
 from ._result import BulkResult
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # in typing from 3.11 only
 
 
 def _options(
@@ -37,21 +36,19 @@ def _options(
     shard: tuple[int, int] | None,
     on_quota: OnQuota,
     max_quota_wait: float,
-    session: aiohttp.ClientSession | None,
-    base_url: str | URL,
-    timeout: float,
-    retry: RetryPolicy,
-    rate_limit: float | None,
-    user_agent: str | None,
+    client_options: ClientOptions,
 ) -> Options:
-    # Not checked here: run_bulk checks the options before anything is read or sent.
-    url = check_base_url(base_url)
+    # The run's own options are checked by run_bulk, before anything is read or sent; the client
+    # options here (all of them, as the clients take them), as early.
+    config = ClientConfig.build(client_options, where="a bulk run")
     run_id = check_run_id(run_id)
     identity: dict[str, Any] | None = None
     if journal is not None:
         # Everything that decides what is sent and where; computed only for a journal (a function
         # that cannot be fingerprinted is fine without one).
-        identity = {"base_url": str(url), "run_id": run_id, **run()}
+        identity = {"base_url": str(config.base_url), "run_id": run_id, **run()}
+    resolved = config.as_options()
+    session = resolved.pop("session")
     return Options(
         concurrency=concurrency,
         journal=str(journal) if journal is not None else None,
@@ -62,13 +59,7 @@ def _options(
         on_quota=on_quota,
         max_quota_wait=max_quota_wait,
         session=session,
-        client_options={
-            "base_url": url,
-            "timeout": timeout,
-            "retry": retry,
-            "rate_limit": rate_limit,
-            "user_agent": user_agent,
-        },
+        client_options=resolved,
     )
 
 
@@ -77,12 +68,8 @@ def _since(since: int | datetime | None) -> int | None:
 
 
 def _target(client: str | None, workspace_id: int | None) -> tuple[str | None, int | None]:
-    if client is not None and workspace_id is not None:
-        raise TogglValidationError("give client or workspace_id, not both")
-    return (
-        None if client is None else check_client(client),
-        None if workspace_id is None else check_workspace_id(workspace_id),
-    )
+    target = Target.of(client, workspace_id)
+    return target.client, target.workspace_id
 
 
 async def fetch_all(
@@ -98,18 +85,14 @@ async def fetch_all(
     shard: tuple[int, int] | None = None,
     on_quota: OnQuota = "wait",
     max_quota_wait: float = 3600.0,
-    session: aiohttp.ClientSession | None = None,
-    base_url: str | URL = DEFAULT_BASE_URL,
-    timeout: float = DEFAULT_TIMEOUT,
-    retry: RetryPolicy = _DEFAULT_RETRY,
-    rate_limit: float | None = 1.0,
-    user_agent: str | None = None,
+    **options: Unpack[ClientOptions],
 ) -> AsyncIterator[BulkResult]:
     """Fetch every account's preferences (a ``client`` type's, or a workspace's with
     ``workspace_id``); yields a :class:`BulkResult` per account as it finishes, ``value`` holding
-    the preferences."""
+    the preferences. ``**options`` are the clients' (:class:`~toggl_prefs.ClientOptions`)."""
     client_type, ws = _target(client, workspace_id)
-    options = _options(
+    Target(client_type, ws).read_options(since)  # a since its endpoint does not take: refused, not dropped
+    plan = _options(
         concurrency=concurrency,
         journal=journal,
         run_id=run_id,
@@ -117,12 +100,7 @@ async def fetch_all(
         shard=shard,
         on_quota=on_quota,
         max_quota_wait=max_quota_wait,
-        session=session,
-        base_url=base_url,
-        timeout=timeout,
-        retry=retry,
-        rate_limit=rate_limit,
-        user_agent=user_agent,
+        client_options=options,
         run=lambda: {"op": "fetch", "client": client_type, "workspace": ws, "since": _since(since)},
     )
 
@@ -132,7 +110,7 @@ async def fetch_all(
 
     # aclosing: stopping this generator closes the run at once (its tasks, its connections), not
     # whenever the garbage collector finalizes the inner generator.
-    async with contextlib.aclosing(run_bulk(accounts, job, options)) as results:
+    async with contextlib.aclosing(run_bulk(accounts, job, plan)) as results:
         async for result in results:
             yield result
 
@@ -151,12 +129,7 @@ async def apply_all(
     shard: tuple[int, int] | None = None,
     on_quota: OnQuota = "wait",
     max_quota_wait: float = 3600.0,
-    session: aiohttp.ClientSession | None = None,
-    base_url: str | URL = DEFAULT_BASE_URL,
-    timeout: float = DEFAULT_TIMEOUT,
-    retry: RetryPolicy = _DEFAULT_RETRY,
-    rate_limit: float | None = 1.0,
-    user_agent: str | None = None,
+    **options: Unpack[ClientOptions],
 ) -> AsyncIterator[BulkResult]:
     """Bring every account to ``update``: read its preferences, send only the fields that differ,
     and leave an account that already complies alone (a saved request is saved quota).
@@ -167,9 +140,10 @@ async def apply_all(
     reports each account's diff (``value``) without sending (and writes no journal).
     ``result.changed`` says whether an update was (or would be) sent.
 
-    ``journal``, ``run_id`` and ``resume``: see :mod:`toggl_prefs.bulk`."""
+    ``journal``, ``run_id`` and ``resume``: see :mod:`toggl_prefs.bulk`. ``**options`` are the
+    clients' (:class:`~toggl_prefs.ClientOptions`)."""
     client_type, ws = _target(client, workspace_id)
-    expected = WorkspacePreferencesUpdate if ws is not None else PreferencesUpdate
+    expected = Target(client_type, ws).update_model
     update_for: Callable[[Any], Any]
     if not callable(update) or isinstance(update, (PreferencesUpdate, WorkspacePreferencesUpdate)):
         if not isinstance(update, expected):
@@ -180,7 +154,7 @@ async def apply_all(
         update_for = lambda _: fixed  # noqa: E731
     else:
         update_for = update
-    options = _options(
+    plan = _options(
         concurrency=concurrency,
         journal=None if dry_run else journal,
         run_id=run_id,
@@ -188,12 +162,7 @@ async def apply_all(
         shard=shard,
         on_quota=on_quota,
         max_quota_wait=max_quota_wait,
-        session=session,
-        base_url=base_url,
-        timeout=timeout,
-        retry=retry,
-        rate_limit=rate_limit,
-        user_agent=user_agent,
+        client_options=options,
         run=lambda: {
             "op": "apply",
             "client": client_type,
@@ -201,6 +170,23 @@ async def apply_all(
             "update": describe_update(update, run_id),
         },
     )
+    job = _apply_job(update_for, expected, client_type, ws, dry_run=dry_run)
+    # aclosing: stopping this generator closes the run at once (its tasks, its connections), not
+    # whenever the garbage collector finalizes the inner generator.
+    async with contextlib.aclosing(run_bulk(accounts, job, plan)) as results:
+        async for result in results:
+            yield result
+
+
+def _apply_job(
+    update_for: Callable[[Any], Any],
+    expected: type[PreferencesUpdate | WorkspacePreferencesUpdate],
+    client_type: str | None,
+    ws: int | None,
+    *,
+    dry_run: bool,
+) -> Job:
+    """What an apply (or a clone) does for one account."""
 
     async def job(toggl: AsyncTogglClient, account: Account) -> BulkResult:
         current = await read_preferences(toggl, client_type, ws)
@@ -220,11 +206,7 @@ async def apply_all(
             account.key, ok=True, value=diff, changed=True, attempts=toggl._attempts_made, dry_run=dry_run
         )
 
-    # aclosing: stopping this generator closes the run at once (its tasks, its connections), not
-    # whenever the garbage collector finalizes the inner generator.
-    async with contextlib.aclosing(run_bulk(accounts, job, options)) as results:
-        async for result in results:
-            yield result
+    return job
 
 
 async def clone_all(
@@ -240,67 +222,68 @@ async def clone_all(
     shard: tuple[int, int] | None = None,
     on_quota: OnQuota = "wait",
     max_quota_wait: float = 3600.0,
-    session: aiohttp.ClientSession | None = None,
-    base_url: str | URL = DEFAULT_BASE_URL,
-    timeout: float = DEFAULT_TIMEOUT,
-    retry: RetryPolicy = _DEFAULT_RETRY,
-    rate_limit: float | None = 1.0,
-    user_agent: str | None = None,
+    **options: Unpack[ClientOptions],
 ) -> AsyncIterator[BulkResult]:
     """Copy ``source``'s preferences (read-only fields left out) onto every other account, sending
-    each only what differs. The source account itself is skipped if it is among ``accounts``."""
+    each only what differs. The source account itself is skipped if it is among ``accounts``.
+    ``**options`` are the clients' (:class:`~toggl_prefs.ClientOptions`)."""
     client_type, _ = _target(client, None)
-    check_session(session)  # before the source is read with it
+    check_option_names(options, "clone_all()")
+    check_session(options.get("session"))  # before the source is read with it
     if isinstance(accounts, Sequence):
         check_unique(accounts)  # before anything is sent (the run cannot see the list in others())
-    async with AsyncTogglClient(
-        source.auth,
-        base_url=base_url,
-        timeout=timeout,
-        retry=retry,
-        rate_limit=rate_limit,
-        user_agent=user_agent,
-        session=session,
-    ) as reader:
-        try:
-            prefs = await read_preferences(reader, client_type)
-        except TogglError as exc:
-            raise TogglError(f"cannot read the source account {source.key!r}: {exc}") from exc
-    update = PreferencesUpdate.from_preferences(prefs)
-    if update.is_empty():
-        raise TogglValidationError(
-            f"the source account {source.key!r} carries no writable preference to clone"
-        )
-
-    async def others() -> AsyncIterator[Account]:
-        if isinstance(accounts, AsyncIterable):
-            async for account in accounts:
-                if account.key != source.key:
-                    yield account
-        else:
-            for account in accounts:
-                if account.key != source.key:
-                    yield account
-
-    cloned = apply_all(
-        others(),
-        update,
-        client=client_type,
-        dry_run=dry_run,
+    # Everything that can be refused is refused before the source is read (a GET costs quota): the
+    # run's options, and the journal (its file, its lock, and its identity as far as it is known
+    # before the source's preferences are, which complete it). The journal stays open, and locked,
+    # from here to the run's end.
+    plan = _options(
         concurrency=concurrency,
-        journal=journal,
+        journal=None if dry_run else journal,
         run_id=run_id,
         resume=resume,
         shard=shard,
         on_quota=on_quota,
         max_quota_wait=max_quota_wait,
-        session=session,
-        base_url=base_url,
-        timeout=timeout,
-        retry=retry,
-        rate_limit=rate_limit,
-        user_agent=user_agent,
+        client_options=options,
+        run=lambda: {"op": "apply", "client": client_type, "workspace": None},
     )
-    async with contextlib.aclosing(cast(AsyncGenerator[BulkResult, None], cloned)) as results:
-        async for result in results:
-            yield result
+    plan.check()
+    opened = Journal(journal, None, resume=resume) if journal is not None and not dry_run else None
+    try:
+        if opened is not None and plan.identity is not None:
+            opened.expect(plan.identity)
+        async with AsyncTogglClient(source.auth, **options) as reader:
+            try:
+                prefs = await read_preferences(reader, client_type)
+            except TogglError as exc:
+                raise TogglError(f"cannot read the source account {source.key!r}: {exc}") from exc
+        update = PreferencesUpdate.from_preferences(prefs)
+        if update.is_empty():
+            raise TogglValidationError(
+                f"the source account {source.key!r} carries no writable preference to clone"
+            )
+        if opened is not None and plan.identity is not None:
+            # The identity apply_all gives the same update: a clone is resumed by the same clone.
+            plan.identity = {**plan.identity, "update": describe_update(update, run_id)}
+            plan.run_id, plan.journal = fingerprint(plan.identity), opened
+        job = _apply_job(lambda _: update, PreferencesUpdate, client_type, None, dry_run=dry_run)
+        async with contextlib.aclosing(run_bulk(_others(source, accounts), job, plan)) as results:
+            async for result in results:
+                yield result
+    finally:
+        if opened is not None:
+            opened.close()  # the run closed it; unless it never started
+
+
+async def _others(
+    source: Account, accounts: Iterable[Account] | AsyncIterable[Account]
+) -> AsyncIterator[Account]:
+    """``accounts`` without the source account."""
+    if isinstance(accounts, AsyncIterable):
+        async for account in accounts:
+            if account.key != source.key:
+                yield account
+    else:
+        for account in accounts:
+            if account.key != source.key:
+                yield account

@@ -12,15 +12,15 @@ one merged summary. Needs the ``dask`` extra (``pip install 'toggl-prefs[dask]'`
 Each task is :func:`run_shard`: it reads the accounts file itself (so credentials travel through
 the file system you already trust, never through the task graph), applies ``update`` to the
 accounts of its shard (the stable ``shard=(i, n)`` split), journals every outcome to
-``journal_dir/journal-{i}-of-{n}.jsonl`` and marks the journal finished at the end. A shard whose
-worker dies is run again by Dask and resumes from its journal; calling :func:`run_on_dask` again
-with the same arguments resumes every unfinished shard. ``toggl-prefs bulk report
-journal_dir/journal-*.jsonl`` (or :func:`toggl_prefs.bulk.merge_journals`) reports on a run at any
-time, from any machine.
+``journal_dir/journal-{i}-of-{n}.jsonl``, and the run itself marks the journal finished at its
+end. A shard whose worker dies is run again by Dask and resumes from its journal; calling
+:func:`run_on_dask` again with the same arguments resumes every unfinished shard.
+``toggl-prefs bulk report journal_dir/journal-*.jsonl`` (or
+:func:`toggl_prefs.bulk.merge_journals`) reports on a run at any time, from any machine.
 
 :func:`run_shard` needs no Dask: run it yourself on each machine (a batch job per shard), or run
-``toggl-prefs bulk apply --shard I/N --journal ...`` there (which marks its journal's end the same
-way), and report on the journals afterwards.
+``toggl-prefs bulk apply --shard I/N --journal ...`` (or ``apply_all(shard=(i, n), journal=...)``)
+there, whose journals end the same way, and report on the journals afterwards.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ from . import sync
 from ._accounts import Account, check_shard, in_shard, iter_accounts
 from ._engine import OnQuota
 from ._identity import check_run_id, describe_update
-from ._report import journal_name, mark_finished, merge, merge_summaries, read_shard_journal
+from ._lock import lock, unlock
+from ._report import journal_name, merge, merge_summaries, read_shard_journal
 from ._result import BulkSummary
 
 if TYPE_CHECKING:
@@ -234,8 +235,7 @@ def _run(task: _ShardTask) -> BulkSummary:
         for _ in sync.apply_all(
             source, task.update, shard=task.shard, journal=journal, resume=resume, **options
         ):
-            pass
-        mark_finished(journal, task.shard)
+            pass  # the run marks the journal finished at its end
         return merge([read_shard_journal(journal)], all_shards=False)
 
 
@@ -265,19 +265,15 @@ def _shard(shard: tuple[int, int]) -> tuple[int, int]:
 
 
 @contextlib.contextmanager
-def _one_attempt_at_a_time(lock: Path, call: str) -> Iterator[tuple[bool, bool]]:
-    """Hold ``lock`` (an advisory file lock, released by the OS if the process dies) for one attempt
+def _one_attempt_at_a_time(path: Path, call: str) -> Iterator[tuple[bool, bool]]:
+    """Hold ``path`` locked (the bulk runs' one lock, :mod:`toggl_prefs.bulk._lock`) for one attempt
     of a shard; yields whether an earlier attempt had started, and whether it was of the same
-    ``call``. Without ``fcntl`` (Windows) nothing is locked: one live attempt per shard then rests
-    on the scheduler alone."""
-    taking_over = lock.exists()
-    with lock.open("a+", encoding="utf-8") as handle:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not on POSIX
-            fcntl = None  # type: ignore[assignment]
-        if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # waits while another attempt of this shard is alive
+    ``call``. The journal's own lock refuses a second run outright; this one makes a second attempt
+    of the shard *wait* for the first, then find its work done. Without ``fcntl`` (Windows) nothing
+    is locked: one live attempt per shard then rests on the scheduler alone."""
+    taking_over = path.exists()
+    with path.open("a+", encoding="utf-8") as handle:
+        lock(handle, wait=True)  # waits while another attempt of this shard is alive
         try:
             handle.seek(0)
             previous = handle.read().strip()
@@ -287,5 +283,4 @@ def _one_attempt_at_a_time(lock: Path, call: str) -> Iterator[tuple[bool, bool]]
             handle.flush()
             yield taking_over, previous == call
         finally:
-            if fcntl is not None:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+            unlock(handle)

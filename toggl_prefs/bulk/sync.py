@@ -4,25 +4,25 @@ early (``break``, an exception, ``close()``) closes the async run, cancelling th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+import threading
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-from yarl import URL
-
-from .._client import _DEFAULT_RETRY
 from .._generated import PreferencesUpdate, WorkspacePreferencesUpdate
-from .._retry import RetryPolicy
+from .._options import resolve_base_url
 from .._sync import LoopThread, check_calling_loop
-from .._transport import DEFAULT_TIMEOUT
-from .._urls import DEFAULT_BASE_URL
 from ..errors import TogglValidationError
 from . import _run
 from ._accounts import Account
 from ._engine import OnQuota
 from ._result import BulkResult
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # in typing from 3.11 only
+
+    from .._options import ClientOptions
 
 __all__ = ["apply_all", "clone_all", "fetch_all"]
 
@@ -43,19 +43,33 @@ def _iterate(make: Callable[[], AsyncIterator[BulkResult]]) -> Iterator[BulkResu
             except StopAsyncIteration:
                 return
     finally:
-        if agen is not None:
-            closer = getattr(agen, "aclose", None)
-            if closer is not None:
-                runner.run(closer)
+        if runner.thread is threading.current_thread():
+            # The last reference went on the run's own loop thread (a garbage collection there, or
+            # a callback that dropped it), which cannot wait for itself: another thread closes it.
+            threading.Thread(target=_close, args=(runner, agen), name="toggl-prefs-bulk-close").start()
+        else:
+            _close(runner, agen)
+
+
+def _close(runner: LoopThread, agen: AsyncIterator[BulkResult] | None) -> None:
+    """Close the run (its tasks, session and journal), then its loop thread, whatever happens."""
+    try:
+        closer = getattr(agen, "aclose", None)
+        if closer is not None:
+            runner.run(closer)
+    finally:
         runner.stop()
 
 
-def _no_session(session: aiohttp.ClientSession | None) -> None:
-    if session is not None:
+def _check(options: Mapping[str, Any]) -> None:
+    """What only the blocking twins refuse, before their thread starts."""
+    if options.get("session") is not None:
         raise TogglValidationError(
             "the blocking bulk functions run their own event loop and cannot use a caller's aiohttp "
             "session; use toggl_prefs.bulk (async) to share one"
         )
+    # A server on this thread's loop could never answer a run that blocks it: a sure hang.
+    check_calling_loop(resolve_base_url(options.get("base_url")), warn=False)
 
 
 def fetch_all(
@@ -71,19 +85,14 @@ def fetch_all(
     shard: tuple[int, int] | None = None,
     on_quota: OnQuota = "wait",
     max_quota_wait: float = 3600.0,
-    session: aiohttp.ClientSession | None = None,
-    base_url: str | URL = DEFAULT_BASE_URL,
-    timeout: float = DEFAULT_TIMEOUT,
-    retry: RetryPolicy = _DEFAULT_RETRY,
-    rate_limit: float | None = 1.0,
-    user_agent: str | None = None,
+    **options: Unpack[ClientOptions],
 ) -> Iterator[BulkResult]:
     """Blocking :func:`toggl_prefs.bulk.fetch_all`."""
-    options = dict(locals())
-    accounts = options.pop("accounts")
-    _no_session(session)
-    check_calling_loop(base_url, warn=False)  # its server on this thread's loop: a sure hang
-    return _iterate(lambda: _run.fetch_all(accounts, **options))
+    run = dict(locals())
+    accounts = run.pop("accounts")
+    run.update(run.pop("options"))
+    _check(options)
+    return _iterate(lambda: _run.fetch_all(accounts, **run))
 
 
 def apply_all(
@@ -100,19 +109,14 @@ def apply_all(
     shard: tuple[int, int] | None = None,
     on_quota: OnQuota = "wait",
     max_quota_wait: float = 3600.0,
-    session: aiohttp.ClientSession | None = None,
-    base_url: str | URL = DEFAULT_BASE_URL,
-    timeout: float = DEFAULT_TIMEOUT,
-    retry: RetryPolicy = _DEFAULT_RETRY,
-    rate_limit: float | None = 1.0,
-    user_agent: str | None = None,
+    **options: Unpack[ClientOptions],
 ) -> Iterator[BulkResult]:
     """Blocking :func:`toggl_prefs.bulk.apply_all`."""
-    options = dict(locals())
-    accounts, update = options.pop("accounts"), options.pop("update")
-    _no_session(session)
-    check_calling_loop(base_url, warn=False)  # its server on this thread's loop: a sure hang
-    return _iterate(lambda: _run.apply_all(accounts, update, **options))
+    run = dict(locals())
+    accounts, update = run.pop("accounts"), run.pop("update")
+    run.update(run.pop("options"))
+    _check(options)
+    return _iterate(lambda: _run.apply_all(accounts, update, **run))
 
 
 def clone_all(
@@ -128,16 +132,11 @@ def clone_all(
     shard: tuple[int, int] | None = None,
     on_quota: OnQuota = "wait",
     max_quota_wait: float = 3600.0,
-    session: aiohttp.ClientSession | None = None,
-    base_url: str | URL = DEFAULT_BASE_URL,
-    timeout: float = DEFAULT_TIMEOUT,
-    retry: RetryPolicy = _DEFAULT_RETRY,
-    rate_limit: float | None = 1.0,
-    user_agent: str | None = None,
+    **options: Unpack[ClientOptions],
 ) -> Iterator[BulkResult]:
     """Blocking :func:`toggl_prefs.bulk.clone_all`."""
-    options = dict(locals())
-    source, accounts = options.pop("source"), options.pop("accounts")
-    _no_session(session)
-    check_calling_loop(base_url, warn=False)  # its server on this thread's loop: a sure hang
-    return _iterate(lambda: _run.clone_all(source, accounts, **options))
+    run = dict(locals())
+    source, accounts = run.pop("source"), run.pop("accounts")
+    run.update(run.pop("options"))
+    _check(options)
+    return _iterate(lambda: _run.clone_all(source, accounts, **run))

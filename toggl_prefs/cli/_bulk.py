@@ -10,13 +10,13 @@ from typing import IO, Any
 
 import orjson
 
-from .._generated import PreferencesUpdate, WorkspacePreferencesUpdate
+from .._targets import Target
 from ..bulk import BulkResult, BulkSummary, apply_all, clone_all, fetch_all, in_shard, iter_accounts
 from ._exit import bulk_exit_code
 from ._fields import ModelName
 from ._hints import hint_for
 from ._output import Printer
-from ._report import add_report_parser, mark_finished
+from ._report import add_report_parser
 from ._values import UsageError, client_type, parse_assignments
 
 
@@ -105,7 +105,7 @@ async def cmd_bulk(args: argparse.Namespace, out: Printer) -> int:
     update = None
     if args.bulk_command == "apply":  # checked before the accounts file is even read
         model: ModelName = "workspace" if args.workspace is not None else "user"
-        cls = WorkspacePreferencesUpdate if model == "workspace" else PreferencesUpdate
+        cls = Target.of(args.client, args.workspace).update_model  # the table's: the target's POST body
         update = cls.build(parse_assignments(model, args.assignments))
     source_key = getattr(args, "source", None)
     # A first pass reads (and so checks) the whole file before anything is sent, and counts the work.
@@ -135,26 +135,34 @@ async def cmd_bulk(args: argparse.Namespace, out: Printer) -> int:
         if source is None:
             raise UsageError(f"--from {source_key!r}: no such key in {args.accounts}")
         results = clone_all(source, accounts, client=args.client, dry_run=args.dry_run, **common)
-    summary, hints = await _drive(results, args, out, total)
+    summary, hints, stopped = await _drive(results, args, out, total)
     dry_run = getattr(args, "dry_run", False)
-    if args.journal is not None and args.shard is not None and not dry_run:
-        mark_finished(args.journal, args.shard)  # so that `bulk report` knows this shard went through
-    if not out.quiet:
-        out.info("summary" + (" (dry run: nothing was sent)" if dry_run else ""))
+    if stopped is not None and not summary.total:
+        raise stopped  # refused before any account was done: the error alone says it all
+    if not out.quiet or stopped is not None:  # a stopped run says what it did, even when quiet
+        title = "summary" + (" (dry run: nothing was sent)" if dry_run else "")
+        if stopped is None:
+            out.info(title)
+        else:
+            out.warn(f"{title} of what was done before the run stopped:")
         rows = [("would change" if dry_run and name == "changed" else name, n) for name, n in summary.rows()]
         width = max(len(name) for name, _ in rows)
         for name, count in rows:
             print(f"{name.ljust(width)}  {count:,}", file=out.err)
     for hint in hints:
         out.warn(f"hint: {hint}")
+    if stopped is not None:
+        raise stopped  # its line and exit code, as every command's error gets (the one table)
     return bulk_exit_code(summary.failures.elements())
 
 
 async def _drive(
     results: AsyncIterator[BulkResult], args: argparse.Namespace, out: Printer, total: int
-) -> tuple[BulkSummary, list[str]]:
+) -> tuple[BulkSummary, list[str], Exception | None]:
     """Run the bulk operation to its end: count, write ``--out``, name each failure as it happens.
-    Returns the summary and the hints its failures call for (each once)."""
+    Returns the summary, the hints its failures call for (each once), and the error that stopped
+    the run before its end (a journal that could not be written, ...), if one did: the summary
+    then counts what was done before it, and ``--out`` holds a whole line for each of those."""
     from ._progress import BulkProgress  # tqdm is imported only by the commands that draw a bar
 
     summary = BulkSummary()
@@ -162,6 +170,7 @@ async def _drive(
     dry_run = getattr(args, "dry_run", False)
     sink = _sink(args.out, args.append, out)
     progress = BulkProgress(total, out.err, quiet=out.quiet)
+    stopped: Exception | None = None
     try:
         async for result in results:
             summary.add(result)
@@ -175,11 +184,13 @@ async def _drive(
                     hints.append(hint)
             elif dry_run and result.changed and not out.quiet:
                 progress.say(f"{result.key}: would send {orjson.dumps(result.value.to_dict()).decode()}")
+    except Exception as exc:  # noqa: BLE001 - re-raised by the caller, after the summary
+        stopped = exc
     finally:
         progress.close()
         if sink is not None:
             sink.close()
-    return summary, hints
+    return summary, hints, stopped
 
 
 def _sink(path: Path | None, append: bool, out: Printer) -> IO[bytes] | _TextSink | None:

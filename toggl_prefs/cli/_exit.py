@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from .. import errors as e
-from ..bulk import AccountsFileError
+from ..bulk import AccountsFileError, JournalWriteError
 from ._values import UsageError
 
 
@@ -53,8 +53,9 @@ EXIT_CODES: tuple[ExitRow, ...] = (
     ExitRow(ExitCode.NETWORK, "network error or timeout: no answer", (e.TransportError,)),
     ExitRow(
         ExitCode.INTERRUPTED,
-        "interrupted (Ctrl-C), or a run not finished (bulk report): re-run to resume",
-        (KeyboardInterrupt,),
+        "interrupted (Ctrl-C), or a run not finished (its journal could not be written; bulk report): "
+        "re-run to resume",
+        (KeyboardInterrupt, JournalWriteError),
     ),
 )
 
