@@ -143,7 +143,7 @@ def _local_cluster_client(address: str) -> Any:
     import distributed
 
     assert address.startswith("tcp://")
-    return distributed.Client(
+    return distributed.Client(  # type: ignore[no-untyped-call]
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
     )
 

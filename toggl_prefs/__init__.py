@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._auth import ApiToken, BasicAuth
 from ._client import AsyncTogglClient
+from ._constants import DEFAULT_BASE_URL
 from ._generated import (
     AlphaFeature,
     AutoTrackingRuleParameters,
@@ -30,7 +31,7 @@ from ._retry import RetryBudget, RetryPolicy
 from ._sync import TogglClient
 from ._transport import Transport
 from ._unset import UNSET, Unset
-from ._urls import CLIENT_TYPES, DEFAULT_BASE_URL
+from ._urls import CLIENT_TYPES
 from ._version import __version__
 from .errors import (
     APIError,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -223,7 +222,7 @@ class AsyncTogglClient:
             wire = self._lease.transport
             self._send = self._send_custom
         self._wire = wire
-        self._hold = _Hold(self._pool if self._pool is not None else self._lease)  # type: ignore[arg-type]
+        self._hold = _Hold(self._pool or self._lease)  # type: ignore[arg-type]  # one of them is set
         self._dropped = weakref.finalize(self, self._hold.drop)
 
     def with_options(self, **options: Unpack[ClientOptions]) -> Self:
@@ -232,9 +231,10 @@ class AsyncTogglClient:
 
         The copy shares this client's connection pool (unless given its own ``session`` or
         ``transport``), its credentials and, at the same ``base_url``, the quota it reads and (at
-        the same ``rate_limit``) the throttle that spaces the account's requests. Close each copy
-        (``async with``) or not: the pool closes when the last of them closes.
-        ``max_retries=`` alone changes the current policy's ``max_retries``."""
+        the same ``rate_limit``) the throttle that spaces the account's requests. The pool closes
+        when the last client holding it closes; a copy dropped unclosed (one made for a single
+        call: ``await toggl.with_options(timeout=5).get_preferences()``) lets go of it when
+        collected. ``max_retries=`` alone changes the current policy's ``max_retries``."""
         if self.closed:
             raise TogglConfigError(_CLOSED)
         config = self._config.evolve(options)
@@ -245,7 +245,7 @@ class AsyncTogglClient:
         copy._setup(_credentials(self._auth, config) if "transport" in options else self._auth, config, self)
         return copy
 
-    @functools.cached_property
+    @property  # a new view each time: a cached one would tie the client into a reference cycle
     def with_raw_response(self) -> AsyncTogglClientWithRawResponse:
         """The endpoints again, each returning a :class:`RawResponse` (``.status``, ``.headers``,
         ``.request_id``, ``.quota``, and the result as ``.parsed``) from the same single request:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import _thread
 import asyncio
 import atexit
-import functools
 import os
 import select
 import threading
@@ -512,7 +511,7 @@ class TogglClient:
         copy._join(self._group, client)
         return copy
 
-    @functools.cached_property
+    @property  # a new view each time: a cached one would tie the client into a reference cycle
     def with_raw_response(self) -> TogglClientWithRawResponse:
         """The endpoints again, each returning a :class:`RawResponse` (see
         :attr:`AsyncTogglClient.with_raw_response`)."""

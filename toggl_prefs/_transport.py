@@ -129,8 +129,10 @@ class Transport(Protocol):
       its ``with_options()`` copies).
 
     Credentials: a transport with a ``with_auth(auth)`` method gets the client's credentials that
-    way (the client sends through the transport it returns, and closes that one); a transport
-    without it carries its own, and the client refuses an ``auth=`` it could not send.
+    way: the client sends through the transport it returns (a light view sharing the original's
+    resources) and closes that view, not the original. A transport without it carries its own
+    credentials, and the client refuses an ``auth=`` it could not send. A bulk run needs
+    ``with_auth`` (it signs each account in that way) and leaves the transport you pass open.
     """
 
     async def send(

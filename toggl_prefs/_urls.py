@@ -9,9 +9,9 @@ from typing import Final
 
 from yarl import URL
 
+from ._constants import DEFAULT_BASE_URL as DEFAULT_BASE_URL
 from .errors import TogglConfigError, TogglFieldError, TogglValidationError
 
-DEFAULT_BASE_URL: Final = "https://api.track.toggl.com/api/v9"
 CLIENT_TYPES: Final = ("desktop", "web")
 """The client types Toggl documents for ``/me/preferences/{client}``."""
 
