@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 import toggl_prefs as tp
 from toggl_prefs import _classify
+from toggl_prefs._constants import DEFAULT_MAX_RESPONSE_BYTES
 from toggl_prefs._retry import RetryPolicy
-from toggl_prefs._transport import DEFAULT_MAX_RESPONSE_BYTES
 from toggl_prefs._urls import check_base_url, check_workspace_id, since_param
 
 from .conftest import RawServer, reply

@@ -137,24 +137,19 @@ def _reader_setup(monkeypatch: pytest.MonkeyPatch, where: Path, base_url: str) -
     _point_default_base_url_at(monkeypatch, base_url)
 
 
-def _local_cluster_client(address: str) -> Any:
-    """Stands in for ``Client("tcp://scheduler:8786")``: a real client on a local cluster of two
-    worker processes (which inherit ``TOGGL_BASE_URL`` and reach the fake server on loopback)."""
-    import distributed
-
-    assert address.startswith("tcp://")
-    return distributed.Client(  # type: ignore[no-untyped-call]
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
-    )
+# The Dask recipe's scheduler, replaced by a real local cluster of two worker processes (which
+# inherit TOGGL_BASE_URL and reach the fake server on loopback): the only words of it changed.
+_SCHEDULER = 'Client("tcp://scheduler:8786")'
+_LOCAL_CLUSTER = (
+    'Client(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40)'
+)
 
 
 def _run_program(block: Block, monkeypatch: pytest.MonkeyPatch, where: Path) -> None:
     code = block.code
     if "from distributed import Client" in code:  # the Dask recipe, run for real on a local cluster
-        import distributed
-
-        monkeypatch.setattr(distributed, "Client", _local_cluster_client)
-        code = code.replace("/shared/", f"{where}/")
+        assert _SCHEDULER in code
+        code = code.replace(_SCHEDULER, _LOCAL_CLUSTER).replace("/shared/", f"{where}/")
     exec(compile(code, f"README.md:{block.line}", "exec"), {"__name__": "__main__"})  # noqa: S102
 
 

@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 U = TypeVar("U", PreferencesUpdate, WorkspacePreferencesUpdate)
 P = ParamSpec("P")
 T = TypeVar("T")
-_DEFAULT_RETRY = RetryPolicy()  # for modules that still import it; the default is ClientConfig's
 _CLOSED = "the client is closed"
 _COOKIES = (
     "the aiohttp session given to AsyncTogglClient keeps cookies: shared between clients of "

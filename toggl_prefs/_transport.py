@@ -21,8 +21,6 @@ from aiohttp.http_exceptions import ContentEncodingError
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from ._constants import DEFAULT_MAX_RESPONSE_BYTES as DEFAULT_MAX_RESPONSE_BYTES
-from ._constants import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from ._constants import MAX_USER_AGENT
 from ._version import __version__
 from .errors import RequestTimeoutError, ResponseDecodeError, TogglConfigError, TogglError, TransportError

@@ -20,7 +20,7 @@ from aiohttp import web
 
 import toggl_prefs as tp
 from toggl_prefs import bulk
-from toggl_prefs._transport import DEFAULT_MAX_RESPONSE_BYTES
+from toggl_prefs._constants import DEFAULT_MAX_RESPONSE_BYTES
 from toggl_prefs.testing import FakeTogglServer
 
 from ..conftest import RawServer, reply

@@ -29,19 +29,15 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from yarl import URL
 
-from .._auth import ApiToken
-from .._client import _DEFAULT_RETRY, AsyncTogglClient
+from .._constants import DEFAULT_RATE_LIMIT
 from .._generated import PreferencesUpdate, WorkspacePreferencesUpdate
-from .._retry import RetryPolicy
-from .._transport import DEFAULT_TIMEOUT
-from .._urls import DEFAULT_BASE_URL
+from .._options import ClientOptions, check_option_names, resolve_base_url
 from ..errors import TogglValidationError
 from . import sync
 from ._accounts import Account, check_shard, in_shard, iter_accounts
@@ -53,6 +49,7 @@ from ._result import BulkSummary
 
 if TYPE_CHECKING:
     from distributed import Client
+    from typing_extensions import Unpack  # in typing from 3.11 only
 
 __all__ = ["run_on_dask", "run_shard"]
 
@@ -82,11 +79,7 @@ def run_shard(
     concurrency: int = 64,
     on_quota: OnQuota = "wait",
     max_quota_wait: float = 3600.0,
-    base_url: str | URL = DEFAULT_BASE_URL,
-    timeout: float = DEFAULT_TIMEOUT,
-    retry: RetryPolicy = _DEFAULT_RETRY,
-    rate_limit: float | None = 1.0,
-    user_agent: str | None = None,
+    **options: Unpack[ClientOptions],
 ) -> BulkSummary:
     """Apply ``update`` to shard ``(i, n)`` of ``accounts`` (a CSV / JSON-lines accounts file, or
     :class:`~toggl_prefs.bulk.Account` objects), journaling to ``journal_dir/journal-{i}-of-{n}.jsonl``
@@ -99,21 +92,9 @@ def run_shard(
     caught in flight is not asked again sooner than its rate limit allows.
 
     The other options are :func:`toggl_prefs.bulk.apply_all`'s (``client_type`` is its ``client``)."""
-    options = {
-        "client_type": client_type,
-        "workspace_id": workspace_id,
-        "concurrency": concurrency,
-        "on_quota": on_quota,
-        "max_quota_wait": max_quota_wait,
-        "base_url": base_url,
-        "timeout": timeout,
-        "retry": retry,
-        "rate_limit": rate_limit,
-        "user_agent": user_agent,
-        "run_id": run_id,
-    }
+    run = _shard_options(options, client_type, workspace_id, concurrency, on_quota, max_quota_wait, run_id)
     call = uuid.uuid4().hex  # a call of its own: resume=False starts the journal afresh
-    return _run(_ShardTask(accounts, update, _shard(shard), os.fspath(journal_dir), resume, call, options))
+    return _run(_ShardTask(accounts, update, _shard(shard), os.fspath(journal_dir), resume, call, run))
 
 
 def run_on_dask(
@@ -130,11 +111,7 @@ def run_on_dask(
     concurrency: int = 64,
     on_quota: OnQuota = "wait",
     max_quota_wait: float = 3600.0,
-    base_url: str | URL = DEFAULT_BASE_URL,
-    timeout: float = DEFAULT_TIMEOUT,
-    retry: RetryPolicy = _DEFAULT_RETRY,
-    rate_limit: float | None = 1.0,
-    user_agent: str | None = None,
+    **options: Unpack[ClientOptions],
 ) -> BulkSummary:
     """Apply ``update`` to every account, split into ``shards`` tasks on the Dask ``client``'s
     cluster (:func:`run_shard` each); returns the merged summary of the shards' journals.
@@ -162,20 +139,8 @@ def run_on_dask(
         raise TogglValidationError(f"shards must be an int >= 1, not {shards!r}")
     if not isinstance(journal_dir, (str, os.PathLike)):
         raise TogglValidationError(f"journal_dir must be a path, not {type(journal_dir).__name__}")
-    options: dict[str, Any] = {
-        "client_type": client_type,
-        "workspace_id": workspace_id,
-        "concurrency": concurrency,
-        "on_quota": on_quota,
-        "max_quota_wait": max_quota_wait,
-        "base_url": str(base_url),
-        "timeout": timeout,
-        "retry": retry,
-        "rate_limit": rate_limit,
-        "user_agent": user_agent,
-        "run_id": run_id,
-    }
-    _check(update, options)
+    run = _shard_options(options, client_type, workspace_id, concurrency, on_quota, max_quota_wait, run_id)
+    _check(update, run)
     per_shard: list[str | _Accounts]
     if isinstance(accounts, (str, os.PathLike)):
         per_shard = [os.fspath(accounts)] * shards
@@ -190,7 +155,7 @@ def run_on_dask(
     futures = [
         dask.submit(
             _run,
-            _ShardTask(per_shard[i], update, (i, shards), os.fspath(journal_dir), resume, call, options),
+            _ShardTask(per_shard[i], update, (i, shards), os.fspath(journal_dir), resume, call, run),
             key=f"toggl-prefs-{call[:8]}-{journal_name((i, shards)).removesuffix('.jsonl')}",
         )
         for i in range(shards)
@@ -226,7 +191,7 @@ def _run(task: _ShardTask) -> BulkSummary:
     journal.parent.mkdir(parents=True, exist_ok=True)
     accounts = task.accounts
     source = iter_accounts(accounts) if isinstance(accounts, (str, os.PathLike)) else accounts
-    rate_limit = task.options["rate_limit"]
+    rate_limit = task.options.get("rate_limit", DEFAULT_RATE_LIMIT)
     with _one_attempt_at_a_time(journal.with_suffix(".lock"), task.call) as (taking_over, same_call):
         if taking_over and rate_limit:
             time.sleep(1 / rate_limit)
@@ -246,14 +211,44 @@ def _apply_options(options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+def _shard_options(
+    options: Mapping[str, Any],
+    client_type: str | None,
+    workspace_id: int | None,
+    concurrency: int,
+    on_quota: OnQuota,
+    max_quota_wait: float,
+    run_id: str | None,
+) -> dict[str, Any]:
+    """What every shard runs with: the run's options, and the client options as the caller's process
+    resolves them (``base_url`` from ``$TOGGL_BASE_URL`` here, not on each worker, which may not
+    have it). What cannot travel to another process is refused."""
+    check_option_names(options, "run_on_dask")
+    for name in ("session", "transport"):
+        if options.get(name) is not None:
+            raise TogglValidationError(
+                f"{name}= cannot travel to Dask workers (each shard runs its own event loop in its "
+                "own process); leave it out"
+            )
+    client = {name: value for name, value in options.items() if name not in ("session", "transport")}
+    client["base_url"] = str(resolve_base_url(options.get("base_url")))
+    return {
+        "client_type": client_type,
+        "workspace_id": workspace_id,
+        "concurrency": concurrency,
+        "on_quota": on_quota,
+        "max_quota_wait": max_quota_wait,
+        "run_id": run_id,
+        **client,
+    }
+
+
 def _check(update: Update, options: dict[str, Any]) -> None:
-    """Check every argument as the shards will, by running the same code over no accounts; the
-    client options (a run checks them at its first account) by building a client (no I/O); and
-    that an update function can name the run in the journals (or ``run_id`` does)."""
+    """Check every argument as the shards will, by running the same code over no accounts (which
+    checks the client options too), and that an update function can name the run in the journals
+    (or ``run_id`` does)."""
     for _ in sync.apply_all([], update, **_apply_options(options)):
         pass
-    client_options = ("base_url", "timeout", "retry", "rate_limit", "user_agent")
-    AsyncTogglClient(ApiToken("checking-options"), **{name: options[name] for name in client_options})
     describe_update(update, check_run_id(options["run_id"]))
 
 
