@@ -5,6 +5,7 @@ option an entry point lacks fails here), the shorthands, per-call timeouts, ``wi
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -380,18 +381,34 @@ async def test_with_options_returns_the_same_type_sharing_the_pool(peers: Peers)
         client.with_options(timeout=1)
 
 
-async def test_the_pool_closes_with_the_last_copy(peers: Peers) -> None:
+async def test_closing_a_copy_leaves_the_original_and_closing_the_original_closes_all(peers: Peers) -> None:
     client = tp.AsyncTogglClient(tp.ApiToken(TOKEN), base_url=peers.base_url, rate_limit=None)
     copy = client.with_options(timeout=5)
+    other = client.with_options(timeout=7)
     await client.get_preferences()
-    await client.aclose()
-    assert (client.closed, copy.closed) == (True, False)
-    await copy.get_preferences()  # the copy still works, on the same connection
-    assert len(set(peers.ports)) == 1
     await copy.aclose()
-    assert (client.closed, copy.closed) == (True, True)
-    with pytest.raises(tp.TogglConfigError, match="closed"):
-        await copy.get_preferences()
+    assert (client.closed, copy.closed, other.closed) == (False, True, False)
+    await other.get_preferences()  # the pool lives on, on the same connection
+    assert len(set(peers.ports)) == 1
+    # `async with client:` promises nothing is left open after the block, however many copies are
+    # still referenced: the original owns the pool.
+    await client.aclose()
+    assert (client.closed, copy.closed, other.closed) == (True, True, True)
+    for closed in (client, copy, other):
+        with pytest.raises(tp.TogglConfigError, match="closed"):
+            await closed.get_preferences()
+    await other.aclose()  # idempotent, harmless
+
+
+async def test_the_last_copy_closes_the_pool_of_an_original_dropped_unclosed(peers: Peers) -> None:
+    client = tp.AsyncTogglClient(tp.ApiToken(TOKEN), base_url=peers.base_url, rate_limit=None)
+    copy = client.with_options(timeout=5)
+    await copy.get_preferences()
+    del client
+    gc.collect()
+    await copy.get_preferences()
+    await copy.aclose()
+    assert copy.closed
 
 
 async def test_copies_share_the_throttle_and_the_quota() -> None:

@@ -188,16 +188,18 @@ async def test_a_session_and_a_transport_together_are_refused() -> None:
 # -- closing ----------------------------------------------------------------------------------------
 
 
-async def test_the_transport_closes_with_the_last_of_the_client_and_its_copies() -> None:
+async def test_the_transport_closes_with_the_client_that_owns_it_once() -> None:
     transport = Scripted(OK)
     toggl = client(transport)
     copy = toggl.with_options(timeout=5)
-    await toggl.aclose()
-    assert transport.closed == 0 and not copy.closed
     await copy.get_preferences()
     await copy.aclose()
-    await copy.aclose()
-    assert transport.closed == 1
+    assert transport.closed == 0 and not toggl.closed  # a copy closes only itself
+    other = toggl.with_options(timeout=6)
+    await toggl.aclose()
+    await toggl.aclose()
+    await other.aclose()
+    assert transport.closed == 1 and other.closed
 
 
 # -- MockTransport -----------------------------------------------------------------------------------

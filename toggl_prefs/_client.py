@@ -88,13 +88,18 @@ class _Lease:
 
 class _Hold:
     """One client's share of a pool (or lease), given back once: by ``aclose()``, or when the
-    client is dropped unclosed (a copy made for one call: ``client.with_options(...).get_...()``),
-    so that the last client to close still closes the pool."""
+    client is dropped unclosed (a copy made for one call: ``client.with_options(...).get_...()``).
 
-    __slots__ = ("held", "shared")
+    The client that made the pool owns it: its ``aclose()`` closes the pool for its copies too (as
+    ``async with`` around the original promises: nothing stays open after the block, whatever copies
+    are still referenced). A copy's ``aclose()`` only lets go; the last to let go closes the pool
+    should the owner have been dropped unclosed."""
 
-    def __init__(self, shared: SessionPool | _Lease) -> None:
+    __slots__ = ("held", "owner", "shared")
+
+    def __init__(self, shared: SessionPool | _Lease, *, owner: bool) -> None:
         self.shared = shared
+        self.owner = owner
         self.held = True
 
     def drop(self) -> None:
@@ -105,7 +110,10 @@ class _Hold:
     async def release(self) -> None:
         if self.held:
             self.held = False
-            await self.shared.release()
+            if self.owner:
+                await self.shared.close()
+            else:
+                await self.shared.release()
 
 
 def _credentials(auth: ApiToken | BasicAuth | None, config: ClientConfig) -> ApiToken | BasicAuth | None:
@@ -221,7 +229,11 @@ class AsyncTogglClient:
             wire = self._lease.transport
             self._send = self._send_custom
         self._wire = wire
-        self._hold = _Hold(self._pool or self._lease)  # type: ignore[arg-type]  # one of them is set
+        shared = share is not None and (
+            (self._pool is not None and self._pool is share._pool)
+            or (self._lease is not None and self._lease is share._lease)
+        )
+        self._hold = _Hold(self._pool or self._lease, owner=not shared)  # type: ignore[arg-type]  # one is set
         self._dropped = weakref.finalize(self, self._hold.drop)
 
     def with_options(self, **options: Unpack[ClientOptions]) -> Self:
@@ -230,10 +242,11 @@ class AsyncTogglClient:
 
         The copy shares this client's connection pool (unless given its own ``session`` or
         ``transport``), its credentials and, at the same ``base_url``, the quota it reads and (at
-        the same ``rate_limit``) the throttle that spaces the account's requests. The pool closes
-        when the last client holding it closes; a copy dropped unclosed (one made for a single
-        call: ``await toggl.with_options(timeout=5).get_preferences()``) lets go of it when
-        collected. ``max_retries=`` alone changes the current policy's ``max_retries``."""
+        the same ``rate_limit``) the throttle that spaces the account's requests. Closing this
+        client closes the pool, and with it its copies; closing a copy closes only the copy, and
+        a copy dropped unclosed (one made for a single call:
+        ``await toggl.with_options(timeout=5).get_preferences()``) lets go of it when collected.
+        ``max_retries=`` alone changes the current policy's ``max_retries``."""
         if self.closed:
             raise TogglConfigError(_CLOSED)
         config = self._config.evolve(options)

@@ -9,6 +9,7 @@ import io
 import os
 import re
 import secrets
+import stat
 import unicodedata
 from array import array
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
@@ -168,8 +169,13 @@ class _Rows:
         # As for variables: a bare word might be a token in the wrong column; a path is shown.
         shown = repr(str(file)) if ("/" in name or "." in name or "~" in name) else "named there"
         try:
-            with file.open("rb") as handle:
-                data = handle.read(MAX_TOKEN_FILE_BYTES + 1)
+            data = _read_regular_file(file, MAX_TOKEN_FILE_BYTES + 1)
+        except _NotRegularFile:
+            raise self.error(
+                line,
+                f"api_token_file: cannot read the file {shown}: not a regular file "
+                "(a directory, FIFO or device)",
+            ) from None
         except OSError as exc:
             raise self.error(
                 line, f"api_token_file: cannot read the file {shown}: {exc.strerror or exc}"
@@ -182,6 +188,21 @@ class _Rows:
             raise self.error(line, f"api_token_file: the file {shown} is not UTF-8 text") from None
         # One trailing newline is how editors and `echo` end a file; anything more is refused.
         return text.removesuffix("\n").removesuffix("\r")
+
+
+class _NotRegularFile(OSError):
+    pass
+
+
+def _read_regular_file(file: Path, limit: int) -> bytes:
+    """At most ``limit`` bytes of ``file``, which must be a regular file (symlinks followed, as
+    mounted secrets are). Opened without blocking and checked before reading, so that a FIFO nobody
+    writes to cannot hang the run and a device (``/dev/zero``) is not read from."""
+    fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _NotRegularFile(file)
+        return handle.read(limit)
 
 
 def _lines(path: Path, rows: _Rows) -> Iterator[tuple[int, str]]:

@@ -73,11 +73,18 @@ class ShardJournal:
 def read_shard_journal(path: str | os.PathLike[str]) -> ShardJournal:
     """Read a journal: the outcomes of its run (its header's; in a journal written before headers,
     the run of its last record), and whether the latest pass of that run left its end mark. A
-    missing file is a :class:`FileNotFoundError`."""
+    missing file is a :class:`FileNotFoundError`, a file that is no journal a
+    :class:`~toggl_prefs.TogglValidationError`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such journal: {path}")
     lines = list(journal_lines(path))
+    if not any(is_header(line) or is_record(line) for line in lines):
+        # Reported as "not finished", a wrong file would send the user to re-run a run that never was.
+        raise TogglValidationError(
+            f"{path} is not a toggl-prefs journal (no run header, no account record): name the file "
+            "given to --journal"
+        )
     run = _run_of(lines)
     outcomes: dict[str, Outcome] = {}
     attempts, finished, mark = 0, False, None

@@ -30,7 +30,7 @@ from ._bulk import add_bulk_parser, cmd_bulk
 from ._exit import EXIT_CODES, ExitCode, epilog, exit_code_for
 from ._fields import MODELS, fields
 from ._hints import describe_error, hint_for
-from ._importfile import read_import_file
+from ._importfile import read_import_file, read_source
 from ._output import KEYS, Keys, Printer, model_json
 from ._values import UsageError, client_type, parse_assignments
 
@@ -45,6 +45,10 @@ SHELLS = ("bash", "zsh", "tcsh")
 
 
 def _client(args: argparse.Namespace) -> AsyncTogglClient:
+    if args.token is not None and not args.token.strip():
+        # `--token "$ALICE_TOKEN"` with the variable unset: acting as $TOGGL_API_TOKEN's account
+        # instead would change someone else's preferences.
+        raise UsageError("--token is empty (an unset variable?): give the token, or leave --token out")
     if args.token:
         auth: ApiToken | BasicAuth = ApiToken(args.token)
     else:
@@ -148,8 +152,7 @@ async def cmd_export(args: argparse.Namespace, out: Printer) -> int:
 
 
 async def cmd_import(args: argparse.Namespace, out: Printer) -> int:
-    source = sys.stdin.buffer.read if args.file == "-" else Path(args.file).read_bytes
-    raw = await asyncio.to_thread(source)
+    raw = await asyncio.to_thread(read_source, args.file)
     loaded = read_import_file(raw, "<stdin>" if args.file == "-" else args.file)
     for warning in loaded.warnings:
         out.warn(warning)
@@ -453,6 +456,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         out.error("interrupted")
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:  # stdout's reader left (`| head`): nothing more to say, and no one to read it
+        _drop_stdout()
+        return exit_code_for(BrokenPipeError)
     except Exception as exc:  # every error becomes one line (and maybe a hint) and an exit code
         if args.debug:
             raise
@@ -464,6 +470,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hint:
             out.warn(f"hint: {hint}")
         return exit_code_for(exc)
+
+
+def _drop_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's last flush of what is still
+    buffered does not fail a second time (and print a traceback) on the closed pipe."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):  # stdout is no file (a test's capture): nothing will be flushed to a pipe
+        pass
 
 
 __all__ = [

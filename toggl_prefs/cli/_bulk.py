@@ -108,6 +108,12 @@ async def cmd_bulk(args: argparse.Namespace, out: Printer) -> int:
         cls = Target.of(args.client, args.workspace).update_model  # the table's: the target's POST body
         update = cls.build(parse_assignments(model, args.assignments))
     source_key = getattr(args, "source", None)
+    if args.accounts.exists() and not args.accounts.is_file():
+        # A pipe (``--accounts <(...)``) would be empty on the second pass, and a device endless.
+        raise UsageError(
+            f"--accounts {args.accounts}: not a regular file (it is read twice: once to check every "
+            "line before anything is sent, then to run); save the accounts to a file first"
+        )
     # A first pass reads (and so checks) the whole file before anything is sent, and counts the work.
     total, source = 0, None
     for account in iter_accounts(args.accounts):
@@ -187,6 +193,12 @@ async def _drive(
     except Exception as exc:  # noqa: BLE001 - re-raised by the caller, after the summary
         stopped = exc
     finally:
+        # Stopped early (stdout closed, --out full, Ctrl-C): close the run here, which cancels its
+        # work in flight, rather than leave it to the loop's shutdown (which closes the nested
+        # generators in no order, and prints their errors).
+        aclose = getattr(results, "aclose", None)
+        if aclose is not None:
+            await aclose()
         progress.close()
         if sink is not None:
             sink.close()

@@ -53,9 +53,9 @@ EXIT_CODES: tuple[ExitRow, ...] = (
     ExitRow(ExitCode.NETWORK, "network error or timeout: no answer", (e.TransportError,)),
     ExitRow(
         ExitCode.INTERRUPTED,
-        "interrupted (Ctrl-C), or a run not finished (its journal could not be written; bulk report): "
-        "re-run to resume",
-        (KeyboardInterrupt, JournalWriteError),
+        "interrupted (Ctrl-C, or stdout closed early, as by | head), or a run not finished (its journal "
+        "could not be written; bulk report): re-run to resume",
+        (KeyboardInterrupt, BrokenPipeError, JournalWriteError),
     ),
 )
 

@@ -8,7 +8,9 @@ since a value that silently fell into ``extra`` would be silently not imported.
 from __future__ import annotations
 
 import difflib
+import json
 import re
+import sys
 from typing import Any, NamedTuple
 
 import orjson
@@ -18,6 +20,8 @@ from .._generated import UserPreferences
 from ._fields import fields, specs
 from ._values import UsageError
 
+MAX_IMPORT_BYTES = 8 << 20
+"""The largest file ``import`` reads (an export is a few kilobytes)."""
 _JSON_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
 
 
@@ -29,13 +33,29 @@ class ImportFile(NamedTuple):
     """Read-only fields in the file, which an import leaves alone."""
 
 
+def read_source(file: str) -> bytes:
+    """The bytes of ``file`` (``-``: stdin), at most :data:`MAX_IMPORT_BYTES`: a larger source (or
+    an endless one, such as ``/dev/zero``) is a :class:`UsageError`, not a read of all memory."""
+    if file == "-":
+        data = sys.stdin.buffer.read(MAX_IMPORT_BYTES + 1)
+    else:
+        with open(file, "rb") as handle:
+            data = handle.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        name = "<stdin>" if file == "-" else file
+        raise UsageError(f"{name}: over {MAX_IMPORT_BYTES >> 20} MiB: not a preferences file")
+    return data
+
+
 def read_import_file(raw: bytes, name: str) -> ImportFile:
     """The preferences in ``raw`` (the bytes of file ``name``), keyed by documented key or by
-    attribute name. A value of the wrong type is a :class:`UsageError` naming field and line."""
+    attribute name. A value of the wrong type, or a key given twice in one object, is a
+    :class:`UsageError` naming field and line."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise UsageError(f"{name}: not valid JSON: {exc}") from None
+    _refuse_repeated_keys(raw, name)
     if not isinstance(data, dict):
         raise UsageError(f"{name}: expected a JSON object of preferences, not {_json_name(data)}")
     reader = _Reader(raw.decode("utf-8", "replace"), name)
@@ -43,6 +63,24 @@ def read_import_file(raw: bytes, name: str) -> ImportFile:
     read_only = {info.wire for info in fields("user") if info.read_only}
     notes = tuple(f"{key} is read-only: not imported" for key in wire if key in read_only)
     return ImportFile(UserPreferences.from_dict(wire), tuple(reader.warnings), notes)
+
+
+def _refuse_repeated_keys(raw: bytes, name: str) -> None:
+    """A key given twice in one object: a JSON parser keeps the last value, so the other would be
+    dropped silently (and which one the user meant cannot be known)."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                found = list(re.finditer(r'"' + re.escape(key) + r'"\s*:', text))
+                line = f", line {text.count(chr(10), 0, found[-1].start()) + 1}" if found else ""
+                raise UsageError(f"{name}{line}: {key} is given twice: keep one of the values")
+            seen.add(key)
+        return dict(items)
+
+    text = raw.decode("utf-8", "replace")
+    json.loads(text, object_pairs_hook=pairs)  # valid JSON: orjson read it already
 
 
 class _Reader:
