@@ -82,4 +82,8 @@ def soak(session: nox.Session) -> None:
 def reliability_report(session: nox.Session) -> None:
     """Regenerate RELIABILITY.md from a run of the reliability suite."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-q", "tests/reliability", env={"TOGGL_PREFS_RELIABILITY_REPORT": "RELIABILITY.md"})
+    # The check that the committed report is current would judge the report being replaced.
+    stale_check = "tests/reliability/test_report.py::test_the_committed_report_covers_every_fault_case"
+    env = {"TOGGL_PREFS_RELIABILITY_REPORT": "RELIABILITY.md"}
+    session.run("pytest", "-q", "tests/reliability", "--deselect", stale_check, env=env)
+    session.run("pytest", "-q", "tests/reliability/test_report.py")
