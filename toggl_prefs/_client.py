@@ -438,7 +438,7 @@ class AsyncTogglClient:
         trip, and most calls never need one. Only a retryable failure starts the tenacity loop,
         which replays that failure as its attempt 1 so that counting, waits and stop rules are all
         tenacity's."""
-        if self._closed:
+        if self.closed:  # this client, or the original whose pool (or transport) it shares
             raise TogglConfigError(_CLOSED)
         if timeout is not None:
             timeout = check_timeout(timeout, TogglValidationError)
@@ -500,38 +500,64 @@ class AsyncTogglClient:
         timeout: float | None,
     ) -> Response:
         """One attempt through a custom transport, held to the same rules as the default one: the
-        timeout (here on the whole ``send``), the body limit, case-insensitive headers."""
-        transport = self._wire
+        timeout (here on the whole ``send``), the body limit, case-insensitive text headers."""
+        if self._lease is None or self._lease.closed:  # the original closed it (and its copies)
+            raise TogglConfigError(_CLOSED)
         seconds = self._timeout if timeout is None else timeout
-        try:
-            answer = await asyncio.wait_for(transport.send(method, path, params=params, body=body), seconds)
-        except asyncio.TimeoutError:
+        answer = await _answer_within(self._wire.send(method, path, params=params, body=body), seconds)
+        if answer is _LATE:
+            # Raised here, not in the except block that saw the timeout: no __context__ leads into
+            # the transport's frames (whose locals may hold credentials). A pure-Python task would
+            # still chain it until the task next yields (see _transport.AiohttpTransport.send).
+            await asyncio.sleep(0)
             raise RequestTimeoutError(
                 f"no complete answer within {seconds:g}s", method=method, url=self._base + path
-            ) from None
-        if not _is_answer(answer):
-            raise TogglConfigError(
-                f"{type(transport).__name__}.send() must return (status: int, headers: Mapping, body: bytes)"
             )
-        status, headers, data = answer
+        checked = _checked_answer(answer)
+        if isinstance(checked, str):
+            raise TogglConfigError(
+                f"{type(self._wire).__name__}.send() must return (status: int, headers: Mapping, "
+                f"body: bytes): {checked}"
+            )
+        status, _, data = checked
         if len(data) > self._config.max_response_bytes:
             raise ResponseDecodeError(
                 f"{method} {self._base + path}: the {status} response is over the "
                 f"{self._config.max_response_bytes}-byte limit (max_response_bytes)"
             )
-        if not isinstance(headers, CIMultiDictProxy):
-            headers = CIMultiDictProxy(CIMultiDict(headers))
-        return status, headers, data
+        return checked
 
 
-def _is_answer(answer: object) -> bool:
-    return (
-        isinstance(answer, tuple)
-        and len(answer) == 3
-        and isinstance(answer[0], int)
-        and isinstance(answer[1], Mapping)
-        and isinstance(answer[2], bytes)
-    )
+_LATE = object()  # no answer in time (a transport may well return None: a clear error, not a timeout)
+
+
+async def _answer_within(send: Awaitable[object], seconds: float) -> object:
+    """What ``send`` returned, or ``_LATE`` when it took longer than ``seconds``."""
+    try:
+        return await asyncio.wait_for(send, seconds)
+    except asyncio.TimeoutError:
+        return _LATE
+
+
+def _checked_answer(answer: object) -> Response | str:
+    """A custom transport's answer with case-insensitive headers, or what is wrong with it."""
+    if not isinstance(answer, tuple) or len(answer) != 3:
+        return f"got {type(answer).__name__}" + (f" of {len(answer)}" if isinstance(answer, tuple) else "")
+    status, headers, data = answer
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        # RFC 9110: every status is in 100..599 (a 1000 would be taken for a 5xx, and retried).
+        return f"the status must be an int in 100..599, not {status!r}"
+    if not isinstance(data, bytes):
+        return f"the body must be bytes, not {type(data).__name__}"
+    if not isinstance(headers, Mapping):
+        return f"the headers must be a Mapping, not {type(headers).__name__}"
+    if isinstance(headers, CIMultiDictProxy):
+        return answer  # aiohttp's own: text by construction
+    items = list(headers.items())
+    if not all(isinstance(name, str) and isinstance(value, str) for name, value in items):
+        # Header values are parsed as text (quota, Retry-After, request id): say so here, once.
+        return "the headers' names and values must be str"
+    return status, CIMultiDictProxy(CIMultiDict(items)), data
 
 
 def _update(cls: type[U], changes: Any, fields: dict[str, Any]) -> U:

@@ -89,18 +89,32 @@ def check_option_names(options: Mapping[str, Any], where: str) -> None:
             raise TogglFieldError(f"{where} got an unknown option {name!r}{hint}")
 
 
+def _positive_float(value: object) -> float | None:
+    """``value`` as a finite float > 0, else ``None`` (an int too large for a float included)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
 def check_timeout(timeout: object, error: type[TogglError] = TogglConfigError) -> float:
     """``timeout`` as seconds: a finite number > 0."""
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not math.isfinite(timeout)
-        or not timeout > 0
-    ):
+    seconds = _positive_float(timeout)
+    if seconds is None:
         if error is TogglValidationError and not isinstance(timeout, (int, float)):
             error = TogglFieldError  # a per-call timeout of the wrong type is a TypeError too
-        raise error(f"timeout must be a finite number of seconds > 0, not {timeout!r}")
-    return float(timeout)
+        raise error(f"timeout must be a finite number of seconds > 0, not {_show(timeout)}")
+    return seconds
+
+
+def _show(value: object) -> str:
+    # repr() of an int past 4300 digits raises ValueError (and a huge one is unreadable anyway).
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return "an int too large for a float" if value > 0 else "a negative int"
+    return repr(value)
 
 
 def resolve_base_url(base_url: str | URL | None, environ: Mapping[str, str] | None = None) -> URL:
@@ -138,16 +152,12 @@ def resolve_retry(retry: object, max_retries: object, base: RetryPolicy | None =
 def _check_rate(rate_limit: object) -> float | None:
     if rate_limit is None:
         return None
-    if (
-        isinstance(rate_limit, bool)
-        or not isinstance(rate_limit, (int, float))
-        or not math.isfinite(rate_limit)
-        or not rate_limit > 0
-    ):
+    rate = _positive_float(rate_limit)
+    if rate is None:
         raise TogglConfigError(
-            f"rate_limit must be a number of requests per second > 0, or None; not {rate_limit!r}"
+            f"rate_limit must be a number of requests per second > 0, or None; not {_show(rate_limit)}"
         )
-    return float(rate_limit)
+    return rate
 
 
 def _check_max_bytes(value: object) -> int:

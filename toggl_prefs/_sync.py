@@ -168,7 +168,16 @@ class LoopThread:
         asyncio.set_event_loop(loop)
         ready.set()
         try:
-            loop.run_forever()
+            while True:
+                try:
+                    loop.run_forever()
+                except (KeyboardInterrupt, SystemExit):
+                    # Raised inside a call (by a transport, say): asyncio lets these out of the
+                    # loop, but the call's task keeps it and its caller's thread raises it. The
+                    # loop serves on, unless this interrupted the close's own stop.
+                    if not self._stopped_by_close():
+                        continue
+                break
             # Finish on this thread: the caller of close() may be inside a loop of its own.
             _finish(loop)
         finally:
@@ -177,6 +186,10 @@ class LoopThread:
                 loop.close()
             self._settle_all()
             self._ended.set()
+
+    def _stopped_by_close(self) -> bool:
+        task = self._shutdown_task
+        return task is not None and task.done()
 
     def check_caller(self) -> None:
         if self._thread is not None and threading.current_thread() is self._thread:

@@ -45,7 +45,7 @@ class MockTransport:
             raise TogglConfigError(f"MockTransport serves a FakeTogglServer, not {type(server).__name__}")
         self.server = server if server is not None else FakeTogglServer()
         """The fake server whose accounts, faults and request log are used."""
-        self._authorization: str | None = None
+        self._authorization = _Credential(None)
         self.closed = False
 
     def __repr__(self) -> str:
@@ -54,7 +54,7 @@ class MockTransport:
     def with_auth(self, auth: ApiToken | BasicAuth) -> MockTransport:
         """This transport, signed in with ``auth`` (the client calls it with its credentials)."""
         bound = MockTransport(self.server)
-        bound._authorization = auth.header()
+        bound._authorization = _Credential(auth.header())
         return bound
 
     async def aclose(self) -> None:
@@ -64,12 +64,23 @@ class MockTransport:
         self, method: str, path: str, *, params: Mapping[str, str] | None, body: bytes | None
     ) -> tuple[int, Mapping[str, str], bytes]:
         """Answer one request as the fake server would (see the class documentation)."""
-        if self.closed:
-            raise TransportError("the MockTransport is closed", method=method, url=_ROOT + path)
         target = str(URL.build(path=_ROOT + path, query=dict(params) if params else None, encoded=False))
+        if self.closed:
+            raise TransportError("the MockTransport is closed", method=method, url=target)
+        answer = await self._answer(method, target, body)
+        if isinstance(answer, str):
+            # Raised here, from a frame that never held the request (its headers carry the
+            # credentials), as the default transport does.
+            raise TransportError(answer, method=method, url=target)
+        return answer
+
+    async def _answer(
+        self, method: str, target: str, body: bytes | None
+    ) -> tuple[int, Mapping[str, str], bytes] | str:
+        """The server's answer, or why none came (a fault that dropped or cut the connection)."""
         headers = CIMultiDict({"User-Agent": _USER_AGENT, "Accept": "application/json"})
-        if self._authorization is not None:
-            headers["Authorization"] = self._authorization
+        if self._authorization.header is not None:
+            headers["Authorization"] = self._authorization.header
         if body is not None:
             headers["Content-Type"] = "application/json"
         app = self.server.app
@@ -88,12 +99,21 @@ class MockTransport:
             text = {"Content-Type": "text/plain; charset=utf-8"}
             return exc.status, CIMultiDictProxy(CIMultiDict(text)), (exc.text or "").encode()
         if not isinstance(response, web.Response):  # a fault that cut the body short
-            raise TransportError(
-                "the connection closed before the whole response body arrived", method=method, url=target
-            )
+            return "the connection closed before the whole response body arrived"
         if response.status == 599:  # a fault that dropped the connection
-            raise TransportError(
-                "the server closed the connection without answering", method=method, url=target
-            )
+            return "the server closed the connection without answering"
         data = response.body if isinstance(response.body, bytes) else b""
         return response.status, CIMultiDictProxy(CIMultiDict(response.headers)), data
+
+
+class _Credential:
+    """The ``Authorization`` value a bound transport sends, behind a repr that hides it (a
+    traceback renderer showing frame locals, and the objects they hold, must not show it)."""
+
+    __slots__ = ("header",)
+
+    def __init__(self, header: str | None) -> None:
+        self.header = header
+
+    def __repr__(self) -> str:
+        return "<credentials, redacted>" if self.header is not None else "<no credentials>"
